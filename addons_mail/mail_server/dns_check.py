@@ -13,8 +13,7 @@ import ipaddress
 import os
 import re
 import socket
-from dataclasses import replace
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import dns.exception

@@ -217,3 +217,17 @@ def test_bad_nameserver_and_domain_are_one_sentence():
         make_resolver("127.0.0.1:notaport")
     with pytest.raises(ValueError, match="not a valid domain name"):
         check_domain("exa mple..com", sending_hosts=[], dkim_selector=None, resolver=make_resolver("127.0.0.1"))
+
+
+def test_redirect_and_a_with_prefix_length_authorize(zone):
+    zone.add(DOMAIN, "TXT", "v=spf1 redirect=_spf.example.com")
+    zone.add("_spf.example.com", "TXT", "v=spf1 a:smtp.example.com a:relay.example.net/24 -all")
+    zone.add("relay.example.net", "A", "198.51.100.1")
+    report = run_check(zone)
+    assert findings(report, "spf", "error") == [] and findings(report, "spf", "warning") == []
+
+
+def test_an_unparsable_spf_term_is_reported(zone):
+    zone.add(DOMAIN, "TXT", "v=spf1 ip4:300.1.1.1 -all")
+    [error] = findings(run_check(zone), "spf", "error")
+    assert "invalid term 'ip4:300.1.1.1'" in error.message
