@@ -8,7 +8,6 @@ import ssl
 import dns.resolver
 import pytest
 
-from tests.peers.fixtures import *  # noqa: F401,F403  (until tests/conftest.py loads the plugin)
 from tests.peers.fixtures import SMTP_PASSWORD, SMTP_USER
 from tests.peers.require import require_peer
 

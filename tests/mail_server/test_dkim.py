@@ -5,7 +5,6 @@ import pytest
 
 from addons_mail.mail_server.dkim_signing import DkimSigner, dns_record, generate_dkim_key
 from addons_mail.mail_server.dns_check import make_resolver
-from tests.peers.fixtures import *  # noqa: F401,F403
 
 MESSAGE = (
     b"From: Sales <sales@example.com>\r\n"

@@ -7,7 +7,6 @@ from addons_mail.mail_server.dns_check import (
     DnsReport, SendingHost, check_domain, format_report, make_resolver,
 )
 from addons_mail.mail_server.dkim_signing import generate_dkim_key
-from tests.peers.fixtures import *  # noqa: F401,F403
 
 DOMAIN = "example.com"
 SMTP_HOST = SendingHost("Transactional", "smtp.example.com", "transactional")
