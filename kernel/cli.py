@@ -14,7 +14,7 @@ import click
 
 from kernel.addons import discover_addons
 from kernel.errors import AddonError, UserError
-from kernel.plugins import KERNEL_PLUGIN_NAME, build_plugin_manager
+from kernel.plugins import KERNEL_PLUGIN_NAME, build_plugin_manager, register_addon_plugin
 
 
 class CliError(click.ClickException):
@@ -62,12 +62,22 @@ class JuniperCLI(click.Group):
             return
         self._addons_loaded = True
         try:
-            pm = build_plugin_manager(discover_addons().values())
+            addons = discover_addons().values()
         except UserError:
-            return  # `juniper addons list` shows what is wrong with the addons
+            addons = []  # `juniper addons list` shows what is wrong with the addons
+        pm = build_plugin_manager()
+        for addon in addons:
+            try:
+                register_addon_plugin(pm, addon)
+            except Exception as exc:  # one broken addon must not take the whole CLI down
+                logging.getLogger("juniper.cli").warning("addon %s cannot be loaded: %s", addon.name, exc)
         for impl in reversed(pm.hook.register_commands.get_hookimpls()):
             seen = {id(c) for c in _walk(self)}
-            impl.function(cli=self)
+            try:
+                impl.function(cli=self)
+            except Exception as exc:
+                logging.getLogger("juniper.cli").warning(
+                    "addon %s cannot add its commands: %s", impl.plugin_name, exc)
             for command in _walk(self):
                 if id(command) not in seen and impl.plugin_name != KERNEL_PLUGIN_NAME:
                     command.juniper_addon = impl.plugin_name
