@@ -1,0 +1,138 @@
+"""The fetch job: read new mail of every confirmed server and hand each message to the gateway.
+
+Order per message: fetch the bytes, store them in a committed transaction (routed or dead-lettered,
+see :func:`hand_over_message`), and only then acknowledge on the server (IMAP ``\\Seen``, POP ``DELE``).
+A crash between the commit and the acknowledgement means the message is fetched again on the next
+run; the gateway recognises it by Message-Id and does not store it twice.
+"""
+import dataclasses
+import logging
+
+from addons_mail.fetchmail.api import hand_over_message
+from addons_mail.fetchmail.connection_errors import MailboxError
+from addons_mail.fetchmail.mailbox import ImapMailbox, PopMailbox
+from addons_mail.fetchmail.models import ImapCheckpoint, IncomingServer
+
+log = logging.getLogger("juniper.fetchmail")
+
+IMAP_FETCH_CHUNK = 200
+POP_ROUND_SIZE = 50
+
+
+@dataclasses.dataclass
+class FetchRun:
+    """What one fetch of one server did."""
+
+    server: str
+    fetched: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    error: str | None = None
+
+    def count(self, outcome) -> None:
+        self.fetched += 1
+        if outcome.dead_lettered:
+            self.dead_lettered += 1
+        else:
+            self.stored += 1
+
+    def as_row(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def fetch_all(env) -> list[FetchRun]:
+    """Fetch every confirmed IMAP/POP server, by priority; one server's failure never stops the others.
+
+    This is the scheduled action "Mail: Fetchmail Service".
+    """
+    servers = list(IncomingServer.select().where(
+        IncomingServer.state == "confirmed", IncomingServer.server_type.in_(["imap", "pop"]),
+    ).order_by(IncomingServer.priority, IncomingServer.id))
+    runs = []
+    for server in servers:
+        try:
+            runs.append(fetch_server(env, server))
+        except Exception:  # recording the failure itself failed (database gone): go on with the others
+            log.exception("fetching %s failed and its error could not be recorded", server.name)
+            runs.append(FetchRun(server.name, error="The fetch failed and its error could not be recorded."))
+    return runs
+
+
+def fetch_server(env, server: IncomingServer) -> FetchRun:
+    """Fetch the new messages of ``server`` now ("Fetch Now"); record the date and any error on it.
+
+    Must run outside a transaction: each message commits on its own before it is acknowledged.
+    """
+    if env.db.transaction_depth():
+        raise RuntimeError("fetch_server must run outside a transaction: messages are acknowledged after commit")
+    run = FetchRun(server.name)
+    try:
+        if server.server_type == "imap":
+            fetch_imap(env, server, run)
+        elif server.server_type == "pop":
+            fetch_pop(env, server, run)
+    except MailboxError as error:
+        run.error = str(error)
+    except Exception as error:
+        log.exception("fetching %s failed", server.name)
+        run.error = f"Fetching stopped on an unexpected error: {type(error).__name__}: {' '.join(str(error).split())}."
+    if env.db.in_transaction():
+        env.db.rollback()
+    IncomingServer.update(last_fetch_at=env.clock.now(), last_error=run.error).where(
+        IncomingServer.id == server.id).execute()
+    server.last_fetch_at, server.last_error = env.clock.now(), run.error
+    if run.error:
+        log.warning("fetchmail %s: %s", server.name, run.error)
+    return run
+
+
+def load_checkpoint(server: IncomingServer, folder: str, uidvalidity: int) -> ImapCheckpoint:
+    """The folder's checkpoint; reset to the start when the folder's UIDVALIDITY changed."""
+    checkpoint = ImapCheckpoint.get_or_none(ImapCheckpoint.server == server.id, ImapCheckpoint.folder == folder)
+    if checkpoint is None:
+        return ImapCheckpoint.create(server=server.id, folder=folder, uidvalidity=uidvalidity, last_uid=0)
+    if checkpoint.uidvalidity != uidvalidity:
+        checkpoint.uidvalidity, checkpoint.last_uid = uidvalidity, 0
+        checkpoint.save()
+    return checkpoint
+
+
+def fetch_imap(env, server: IncomingServer, run: FetchRun) -> None:
+    """Unseen messages above the checkpoint, by UID, in bulk chunks; \\Seen and the checkpoint move
+    only after the messages were committed."""
+    folder = server.folder or "INBOX"
+    mailbox = ImapMailbox(server)
+    try:
+        mailbox.open()
+        checkpoint = load_checkpoint(server, folder, mailbox.select(folder))
+        uids = mailbox.unseen_uids_above(checkpoint.last_uid)
+        for start in range(0, len(uids), IMAP_FETCH_CHUNK):
+            committed = []
+            try:
+                for uid, raw in mailbox.fetch(uids[start:start + IMAP_FETCH_CHUNK]):
+                    run.count(hand_over_message(env, raw, server))
+                    committed.append(uid)
+            finally:
+                if committed:
+                    mailbox.mark_seen(committed)
+                    checkpoint.last_uid = max(checkpoint.last_uid, *committed)
+                    checkpoint.save()
+    finally:
+        mailbox.close()
+
+
+def fetch_pop(env, server: IncomingServer, run: FetchRun) -> None:
+    """Rounds of at most 50 messages (RETR, store, DELE, QUIT) until the mailbox is empty."""
+    while True:
+        mailbox = PopMailbox(server)
+        try:
+            mailbox.open()
+            waiting = mailbox.count()
+            if waiting == 0:
+                return
+            for number in range(1, min(waiting, POP_ROUND_SIZE) + 1):
+                run.count(hand_over_message(env, mailbox.retrieve(number), server))
+                mailbox.delete(number)
+            mailbox.quit()
+        finally:
+            mailbox.close()
