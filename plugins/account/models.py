@@ -1,0 +1,69 @@
+"""Customer invoices: numbered INV/<year>/0001 per year; each a thread the customer follows."""
+import decimal
+import re
+
+import peewee
+
+from kernel.db import BaseModel
+from kernel.errors import UserError
+from kernel.models import Contact
+
+from addons_mail.chatter.thread import ThreadMixin, find_or_create_contact, follow
+
+STATES = ("draft", "posted", "paid", "cancel")
+NUMBER_WIDTH = 4
+
+
+class Invoice(ThreadMixin, BaseModel):
+    model_name = "account.move"
+    name = peewee.CharField(unique=True)
+    customer = peewee.ForeignKeyField(Contact, on_delete="RESTRICT")
+    amount = peewee.DecimalField(max_digits=14, decimal_places=2, auto_round=True)
+    state = peewee.CharField(default="draft")
+    invoice_date = peewee.DateField()
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "account_move"
+
+
+def parse_amount(text) -> decimal.Decimal:
+    """``"1,250.50"`` or ``1250.5`` -> ``Decimal("1250.50")``; a clear error for anything else."""
+    try:
+        amount = decimal.Decimal(str(text).replace(",", "").strip())
+    except decimal.InvalidOperation:
+        raise UserError(f"{text!r} is not an amount.", hint="Write it like 1250.50.") from None
+    if not amount.is_finite() or amount < 0:
+        raise UserError(f"{text!r} is not an amount.", hint="Write a positive number like 1250.50.")
+    return amount.quantize(decimal.Decimal("0.01"))
+
+
+def next_invoice_number(year: int) -> str:
+    """The number after the highest ``INV/<year>/<digits>`` (the sequence restarts each year)."""
+    prefix = f"INV/{year}/"
+    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$")
+    highest = 0
+    for (name,) in Invoice.select(Invoice.name).where(Invoice.name.startswith(prefix)).tuples():
+        match = pattern.match(name)
+        if match:
+            highest = max(highest, int(match.group(1)))
+    return f"{prefix}{highest + 1:0{NUMBER_WIDTH}d}"
+
+
+def create_invoice(env, customer: str | Contact, amount, *, followers=(), state: str = "draft") -> Invoice:
+    """Create the next invoice of this year for ``customer`` (a contact, or an email with an optional
+    display name, created when unknown); the customer and ``followers`` follow it."""
+    from email.utils import parseaddr
+
+    if state not in STATES:
+        raise UserError(f"Unknown state {state!r}.", hint=f"Use one of: {', '.join(STATES)}.")
+    amount = parse_amount(amount)
+    now = env.clock.now()
+    with env.atomic():
+        if not isinstance(customer, Contact):
+            display_name, address = parseaddr(customer or "")
+            customer = find_or_create_contact(env, address or customer or "", display_name or None)
+        invoice = Invoice.create(name=next_invoice_number(now.year), customer=customer, amount=amount,
+                                 state=state, invoice_date=now.date(), created_at=now)
+        follow(env, invoice, [customer, *followers])
+    return invoice

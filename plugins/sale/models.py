@@ -1,0 +1,67 @@
+"""Sales orders: numbered SO0001, SO0002, ...; each a thread the customer follows."""
+import decimal
+import re
+
+import peewee
+
+from kernel.db import BaseModel
+from kernel.errors import UserError
+from kernel.models import Contact
+
+from addons_mail.chatter.thread import ThreadMixin, find_or_create_contact, follow
+
+STATES = ("draft", "sent", "sale", "cancel")
+NUMBER_PREFIX = "SO"
+NUMBER_WIDTH = 4
+
+
+class SaleOrder(ThreadMixin, BaseModel):
+    model_name = "sale.order"
+    name = peewee.CharField(unique=True)
+    customer = peewee.ForeignKeyField(Contact, on_delete="RESTRICT")
+    amount = peewee.DecimalField(max_digits=14, decimal_places=2, auto_round=True)
+    state = peewee.CharField(default="draft")
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "sale_order"
+
+
+def parse_amount(text) -> decimal.Decimal:
+    """``"1,250.50"`` or ``1250.5`` -> ``Decimal("1250.50")``; a clear error for anything else."""
+    try:
+        amount = decimal.Decimal(str(text).replace(",", "").strip())
+    except decimal.InvalidOperation:
+        raise UserError(f"{text!r} is not an amount.", hint="Write it like 1250.50.") from None
+    if not amount.is_finite() or amount < 0:
+        raise UserError(f"{text!r} is not an amount.", hint="Write a positive number like 1250.50.")
+    return amount.quantize(decimal.Decimal("0.01"))
+
+
+def next_order_number() -> str:
+    """The number after the highest ``SO<digits>`` so far (SO0001 for the first order)."""
+    pattern = re.compile(rf"^{NUMBER_PREFIX}(\d+)$")
+    highest = 0
+    for (name,) in SaleOrder.select(SaleOrder.name).where(SaleOrder.name.startswith(NUMBER_PREFIX)).tuples():
+        match = pattern.match(name)
+        if match:
+            highest = max(highest, int(match.group(1)))
+    return f"{NUMBER_PREFIX}{highest + 1:0{NUMBER_WIDTH}d}"
+
+
+def create_order(env, customer: str | Contact, amount, *, followers=(), state: str = "draft") -> SaleOrder:
+    """Create the next sales order for ``customer`` (a contact, or an email with an optional display
+    name, created when unknown); the customer and ``followers`` follow it."""
+    from email.utils import parseaddr
+
+    if state not in STATES:
+        raise UserError(f"Unknown state {state!r}.", hint=f"Use one of: {', '.join(STATES)}.")
+    amount = parse_amount(amount)
+    with env.atomic():
+        if not isinstance(customer, Contact):
+            display_name, address = parseaddr(customer or "")
+            customer = find_or_create_contact(env, address or customer or "", display_name or None)
+        order = SaleOrder.create(name=next_order_number(), customer=customer, amount=amount, state=state,
+                                 created_at=env.clock.now())
+        follow(env, order, [customer, *followers])
+    return order
