@@ -98,6 +98,7 @@ def add_list_members(mailing_list: MailingList, contacts_query: str) -> int:
     existing = MailingListMember.select(MailingListMember.contact).where(
         MailingListMember.mailing_list == mailing_list.id)
     query = query.where(Contact.id.not_in(existing))
-    return (MailingListMember.insert_from(query.select(peewee.Value(mailing_list.id), Contact.id),
-                                          [MailingListMember.mailing_list, MailingListMember.contact])
+    return (MailingListMember.insert_from(query.select(peewee.Value(mailing_list.id), Contact.id, peewee.Value(False)),
+                                          [MailingListMember.mailing_list, MailingListMember.contact,
+                                           MailingListMember.opt_out])
             .as_rowcount().execute())
