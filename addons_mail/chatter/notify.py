@@ -108,6 +108,13 @@ def _author_from_header(env, message: Message) -> str:
     return default_from_address(env) or ""
 
 
+def _attachments_of(message: Message) -> list[tuple[str, bytes, str]]:
+    from addons_mail.chatter.models import MessageAttachment
+
+    return [(a.filename, bytes(a.content), a.mimetype)
+            for a in MessageAttachment.select().where(MessageAttachment.message == message.id).order_by(MessageAttachment.id)]
+
+
 def notify_followers(env, message: Message, record, *, send_now: bool = True) -> list[Notification]:
     """Create the notifications of ``message`` and queue its emails (one batch); return the notification rows.
 
@@ -122,7 +129,7 @@ def notify_followers(env, message: Message, record, *, send_now: bool = True) ->
     parent_id = message.parent.message_id if message.parent_id else None
     subject = message.subject or record.thread_display_name()
     headers = {"X-Juniper-Objects": f"{record.model_name}-{record.id}"}
-    email_from = reply_to = None
+    email_from = reply_to = attachments = None
     mail_rows, rows_needing_mail, notification_rows = [], [], []
     for row in recipients:
         notification = {"message": message.id, "contact": row["contact_id"], "email": row["email"],
@@ -136,12 +143,13 @@ def notify_followers(env, message: Message, record, *, send_now: bool = True) ->
             if email_from is None:
                 email_from = _author_from_header(env, message)
                 reply_to = document_reply_to(env, record, message.author_email)
+                attachments = _attachments_of(message)
             mail_rows.append({
                 "email_from": email_from, "email_to": formataddr((row["name"] or "", row["email"])),
                 "subject": subject, "body_html": message.body_html, "reply_to": reply_to,
                 "headers": headers, "message_id": message.message_id,
                 "references": f"{parent_id} {message.message_id}" if parent_id else message.message_id,
-                "in_reply_to": parent_id, "origin": ORIGIN, "send_now": send_now,
+                "in_reply_to": parent_id, "origin": ORIGIN, "send_now": send_now, "attachments": attachments,
             })
             rows_needing_mail.append(notification)
         notification_rows.append(notification)
@@ -203,6 +211,7 @@ def resend_failed_deliveries(env, message: Message) -> int:
         raise UserError(f"The contact {missing[0]} has no email address.",
                         hint="Add one with the contacts command, then resend.")
     parent_id = message.parent.message_id if message.parent_id else None
+    attachments = _attachments_of(message)
     with env.atomic():
         rows = [{
             "email_from": _author_from_header(env, message),
@@ -212,7 +221,7 @@ def resend_failed_deliveries(env, message: Message) -> int:
             "headers": {"X-Juniper-Objects": f"{record.model_name}-{record.id}"},
             "message_id": message.message_id,
             "references": f"{parent_id} {message.message_id}" if parent_id else message.message_id,
-            "in_reply_to": parent_id, "origin": ORIGIN,
+            "in_reply_to": parent_id, "origin": ORIGIN, "attachments": attachments,
         } for n in failed]
         for notification, mail_id in zip(failed, queue_mails(env, rows)):
             Notification.update(status="ready", failure_type=None, failure_reason=None, mail_id=mail_id,
