@@ -217,7 +217,7 @@ def run_tour(database: Path) -> int:
             bob = find_or_create_contact(env, f"bob@{ALIAS_DOMAIN}", "Bob Seller")
             alice = find_or_create_contact(env, "alice@customer.example", "Alice Buyer")
             dave = find_or_create_contact(env, "dave@old-partner.example", "Dave Partner")
-            lead = create_lead(env, "40 office chairs for Customer Inc.", followers=[bob, alice, dave])
+            lead = create_lead(env, "40 office chairs", followers=[bob, alice, dave])
             click.echo(f"  Lead #{lead.id}: {lead.name}")
             click.echo(f"  Followers: {bob.formatted_email}, {alice.formatted_email}, {dave.formatted_email}")
 

@@ -30,8 +30,8 @@ def test_juniper_demo_walks_through_notifications_reply_bounce_and_thread(tmp_pa
     # Bob's post: two notifications (Alice and Dave), none to Bob, Reply-To the catchall.
     notifications = output.split("== Step 4/7")[1].split("== Step 5/7")[0]
     assert notifications.count("  Mail ") == 2
-    assert "To:          \"Alice Buyer\" <alice@customer.example>" in notifications
-    assert "To:          \"Dave Partner\" <dave@old-partner.example>" in notifications
+    assert "To:          Alice Buyer <alice@customer.example>" in notifications
+    assert "To:          Dave Partner <dave@old-partner.example>" in notifications
     assert not any("bob@" in line for line in re.findall(r"^    To: .*$", notifications, re.MULTILINE))
     assert notifications.count("catchall@mycompany.example") == 2
     assert notifications.count("-juniper-1-crm.lead@") == 2
@@ -47,7 +47,7 @@ def test_juniper_demo_walks_through_notifications_reply_bounce_and_thread(tmp_pa
     assert "route=alias, document=crm.lead #2" in output
     # The thread, with the failed-delivery marker on Bob's message.
     thread = output.split("juniper thread show crm.lead 1 ==")[1]
-    assert "[failed delivery]" in thread
+    assert thread.count("[failed delivery]") == 1, "only the first notification to Dave bounced"
     assert "not delivered to Dave Partner <dave@old-partner.example>: bounce" in thread
     assert "Tuesday is perfect" in thread
     # Nothing left behind, and no traceback.
