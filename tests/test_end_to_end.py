@@ -29,10 +29,11 @@ def juniper(env):
 @pytest.fixture
 def company_mail(env, install, smtp_peer):
     """crm installed, the alias domain set, the aiosmtpd peer as the outgoing server of the domain."""
+    from addons_mail.mail_server.servers import create_server
+
     install(env, "crm")
     env.params.set("mail.catchall.domain", DOMAIN)
-    env["ir.mail_server"].create(name="loopback", host=smtp_peer.host, port=smtp_peer.port,
-                                 encryption="none", from_filter=DOMAIN)
+    create_server(env, "loopback", host=smtp_peer.host, port=smtp_peer.port, encryption="none", from_filter=DOMAIN)
     return env
 
 

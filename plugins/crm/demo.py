@@ -192,6 +192,7 @@ def _mail_to(mails: list[ReceivedMail], address: str) -> ReceivedMail:
 def run_tour(database: Path) -> int:
     """Run every step on the SQLite file ``database``; return the lead's id."""
     from addons_mail.chatter.thread import find_or_create_contact, message_post
+    from addons_mail.mail_server.servers import create_server
     from kernel.env import open_environment
     from kernel.installer import install_addons
     from plugins.crm.models import create_lead
@@ -210,8 +211,8 @@ def run_tour(database: Path) -> int:
         with local_smtp_server() as (port, smtp):
             step("a local SMTP server", f"  aiosmtpd listening on 127.0.0.1:{port}, configured as the "
                                        f"outgoing server for {ALIAS_DOMAIN}")
-            env["ir.mail_server"].create(name="demo SMTP server", host="127.0.0.1", port=port,
-                                         encryption="none", from_filter=ALIAS_DOMAIN, priority=1)
+            create_server(env, "demo SMTP server", host="127.0.0.1", port=port, encryption="none",
+                          from_filter=ALIAS_DOMAIN)
 
             step("a lead with three followers")
             bob = find_or_create_contact(env, f"bob@{ALIAS_DOMAIN}", "Bob Seller")

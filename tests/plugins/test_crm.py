@@ -99,3 +99,35 @@ def test_uninstall_removes_the_sales_alias_and_reinstall_brings_it_back(env, ins
     assert not env["mail.alias"].select().where(env["mail.alias"].name == "sales").exists()
     install(env, "crm")
     assert env["mail.alias"].select().where(env["mail.alias"].name == "sales").count() == 1
+
+
+NEW_LEAD_EMAIL = (b"From: Jane Doe <jane@prospect.example>\r\nTo: Sales <sales@mycompany.example>\r\n"
+                  b"Subject: Quote for 40 desks\r\nMessage-Id: <q2@prospect.example>\r\n"
+                  b"Content-Type: text/plain; charset=utf-8\r\n\r\nCould you send us a quote?\r\n")
+
+
+def test_an_email_to_sales_piped_into_the_gateway_creates_a_lead(env, install, juniper):
+    install(env, "crm")
+    env.params.set("mail.catchall.domain", "mycompany.example")
+    explained = juniper("mail", "gateway", "process", "--explain", "--json", input=NEW_LEAD_EMAIL)
+    assert explained.exit_code == 0, explained.output
+    assert json.loads(explained.output)["route"] == "alias"
+    assert json.loads(juniper("crm", "lead", "list", "--json").output) == []
+
+    result = juniper("mail", "gateway", "process", "--json", input=NEW_LEAD_EMAIL)
+    assert result.exit_code == 0, result.output
+    routed = json.loads(result.output)
+    assert (routed["route"], routed["model"]) == ("alias", "crm.lead")
+    leads = json.loads(juniper("crm", "lead", "list", "--json").output)
+    assert [(lead["id"], lead["name"], lead["email_from"], lead["contact"]) for lead in leads] == [
+        (routed["res_id"], "Quote for 40 desks", "jane@prospect.example", "Jane Doe")]
+    thread = juniper("thread", "show", "crm.lead", str(routed["res_id"])).output
+    assert "Jane Doe (email)" in thread and "Could you send us a quote?" in thread
+
+
+def test_the_same_email_piped_twice_makes_one_lead(env, install, juniper):
+    install(env, "crm")
+    env.params.set("mail.catchall.domain", "mycompany.example")
+    juniper("mail", "gateway", "process", input=NEW_LEAD_EMAIL)
+    juniper("mail", "gateway", "process", input=NEW_LEAD_EMAIL)
+    assert len(json.loads(juniper("crm", "lead", "list", "--json").output)) == 1
