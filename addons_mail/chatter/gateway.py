@@ -6,7 +6,8 @@ Routing is split in two so that every decision can be explained without writing 
 
 1. parse (tolerant) and sanitize — :func:`~addons_mail.chatter.incoming.parse_incoming`;
    the resolver hook ``route_incoming_message`` is asked first and may take the message;
-2. duplicate Message-Id → ignored;
+2. duplicate Message-Id → ignored (a bounce that reuses the Message-Id of the mail it returns, as
+   some MTAs do, is still a bounce);
 3. bounce → notification ``bounce``, history, counter, ``after_mail_bounced``; nothing posted;
 4. auto-reply → flagged: posted if it is a reply, never relayed, never answered;
 5. reply (In-Reply-To / References) → posted on that document and relayed to its followers,
@@ -185,9 +186,13 @@ def _loop_reason(env, msg: IncomingMessage, targets: list[Target]) -> str | None
 
 def decide_route(env, msg: IncomingMessage, server=None) -> RouteDecision:
     """Decide the route of ``msg`` (SPEC §5 steps 2–8) without writing anything."""
-    if Message.select().where(Message.message_id == msg.message_id).exists():
+    stored = Message.select(Message.gateway_route).where(Message.message_id == msg.message_id).first()
+    if stored is not None and stored.gateway_route is not None:
         return RouteDecision("duplicate", msg, reason=f"Message-Id {msg.message_id} is already stored.")
     report, mail_id = _detect_bounce(env, msg)
+    if stored is not None and report is None:
+        # Our own message came back (a follower address that is an alias, a forwarding loop).
+        return RouteDecision("duplicate", msg, reason=f"Message-Id {msg.message_id} is one of our own messages.")
     if report is not None:
         return RouteDecision("bounce", msg, bounce=report, bounce_mail_id=mail_id,
                              reason="Delivery failure report (" + ", ".join(report.recognised_by or ["tag"]) + ").")
