@@ -33,6 +33,15 @@ def split_addresses(value) -> list[tuple[str, str]]:
     return [(name, address) for name, address in getaddresses(list(value)) if address]
 
 
+def format_address(name: str, address: str) -> str:
+    """``Name <address>`` as stored text (quoted when the name has specials; never RFC 2047-encoded)."""
+    if not name:
+        return address
+    if re.search(r'[()<>\[\]:;@\\,."]', name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
@@ -158,12 +167,10 @@ class SenderDecision:
 
 def encapsulate_from(original: str, default_from: str) -> str:
     """Keep the display name (or the local part when there is none) and use the default From address."""
-    from email.utils import formataddr
-
     name, address = split_address(original)
     if not name:
         name = (address or original).partition("@")[0]
-    return formataddr((name, default_from))
+    return format_address(name, default_from)
 
 
 def decide_sender(env, email_from: str, from_filter: str | None, mail_id: int | None = None) -> SenderDecision:

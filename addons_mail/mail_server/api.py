@@ -10,7 +10,7 @@ import time
 
 from addons_mail.mail_server.addresses import bounce_address, catchall_address, check_no_header_injection
 from addons_mail.mail_server.addresses import default_from_address, mail_id_from_bounce_token, split_address
-from addons_mail.mail_server.addresses import split_addresses
+from addons_mail.mail_server.addresses import format_address, split_addresses
 from addons_mail.mail_server.models import MailAttachment, MailContent, MailServer, OutgoingMail
 from addons_mail.mail_server.queue import QueueRunStats, process_queue
 from kernel.errors import UserError
@@ -41,9 +41,7 @@ def _address_text(field: str, value) -> str:
         if not local or not domain or not local.isascii():
             raise UserError(f"{address!r} in {field} is not an email address that can be sent to.",
                             hint="Use an address such as name@example.com.")
-    from email.utils import formataddr
-
-    return ", ".join(formataddr(pair) if pair[0] else pair[1] for pair in pairs)
+    return ", ".join(format_address(name, address) for name, address in pairs)
 
 
 def _content_digest(body_html, body_text, attachments) -> str:

@@ -136,12 +136,18 @@ class QueueRunner:
         only = ""
         if self.mail_ids is not None:
             only = f" AND id IN ({', '.join(str(int(i)) for i in self.mail_ids)})"
-        lock = " FOR UPDATE SKIP LOCKED" if self.env.is_postgres else ""
-        param = "%s" if self.env.is_postgres else "?"
-        sql = (f"UPDATE {table} SET state = 'sending', lease_owner = {param}, lease_until = {param} "
-               f"WHERE state = 'outgoing' AND id IN (SELECT id FROM {table} WHERE state = 'outgoing' "
-               f"AND next_retry_at <= {param}{only} ORDER BY next_retry_at, id LIMIT {int(count)}{lock}) "
-               f"RETURNING {columns}")
+        if self.env.is_postgres:
+            # A CTE runs once: "IN (SELECT ... LIMIT n)" may be re-run by the planner and claim more than n.
+            sql = (f"WITH picked AS (SELECT id FROM {table} WHERE state = 'outgoing' AND next_retry_at <= %s{only} "
+                   f"ORDER BY next_retry_at, id LIMIT {int(count)} FOR UPDATE SKIP LOCKED) "
+                   f"UPDATE {table} AS m SET state = 'sending', lease_owner = %s, lease_until = %s FROM picked "
+                   f"WHERE m.id = picked.id RETURNING " + ", ".join(f'm."{c}"' for c in _CLAIM_COLUMNS))
+            params = [now, self.owner, now + self.lease]
+        else:
+            sql = (f"UPDATE {table} SET state = 'sending', lease_owner = ?, lease_until = ? "
+                   f"WHERE state = 'outgoing' AND id IN (SELECT id FROM {table} WHERE state = 'outgoing' "
+                   f"AND next_retry_at <= ?{only} ORDER BY next_retry_at, id LIMIT {int(count)}) "
+                   f"RETURNING {columns}")
         with self.env.atomic():
             cursor = self.env.db.execute_sql(sql, params)
             rows = [dict(zip(_CLAIM_COLUMNS, record)) for record in cursor.fetchall()]
