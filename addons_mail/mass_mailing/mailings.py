@@ -5,6 +5,8 @@ Sending itself (rendering and queueing recipients in batches) is :mod:`.sending`
 """
 import datetime
 
+import peewee
+
 from kernel.errors import NotFound, UserError
 from kernel.models import normalize_email
 
@@ -76,7 +78,7 @@ def resume_mailing(env, mailing_id: int) -> Mailing:
 
 def trace_counts(mailing_id: int) -> dict[str, int]:
     counts = dict.fromkeys(TRACE_STATES, 0)
-    query = (MailingTrace.select(MailingTrace.state, MailingTrace.id.count().alias("n"))
+    query = (MailingTrace.select(MailingTrace.state, peewee.fn.COUNT(MailingTrace.id).alias("n"))
              .where(MailingTrace.mailing == mailing_id).group_by(MailingTrace.state).tuples())
     for state, number in query:
         counts[state] = number
@@ -84,7 +86,7 @@ def trace_counts(mailing_id: int) -> dict[str, int]:
 
 
 def failure_counts(mailing_id: int) -> dict[str, int]:
-    query = (MailingTrace.select(MailingTrace.failure_type, MailingTrace.id.count())
+    query = (MailingTrace.select(MailingTrace.failure_type, peewee.fn.COUNT(MailingTrace.id))
              .where((MailingTrace.mailing == mailing_id) & MailingTrace.failure_type.is_null(False))
              .group_by(MailingTrace.failure_type).tuples())
     return dict(query)
@@ -95,15 +97,9 @@ def finish_if_complete(env, mailing_id: int) -> bool:
     pending = MailingTrace.select().where((MailingTrace.mailing == mailing_id) & (MailingTrace.state == "outgoing"))
     updated = (Mailing.update(state="done", finished_at=env.clock.now())
                .where((Mailing.id == mailing_id) & (Mailing.state == "sending")
-                      & (Mailing.recipients_listed == True) & ~peewee_exists(pending))  # noqa: E712
+                      & (Mailing.recipients_listed == True) & ~peewee.fn.EXISTS(pending))  # noqa: E712
                .execute())
     return updated > 0
-
-
-def peewee_exists(query):
-    import peewee
-
-    return peewee.fn.EXISTS(query)
 
 
 def mailing_status(mailing_id: int) -> dict:
