@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from email.utils import formataddr
 
+import peewee
+
 from kernel.errors import UserError
 
 from addons_mail.mass_mailing.blacklist import blacklisted_among
@@ -209,12 +211,26 @@ def send_mailing(env, mailing_id: int, *, batch_size: int | None = None, drive_q
     else:
         Mailing.update(recipients_listed=True).where(
             (Mailing.id == mailing_id) & (Mailing.state == "sending")).execute()
+        if drive_queue:
+            _drain_queue(env, mailing_id, batch_size)
         finish_if_complete(env, mailing_id)
         report.state = get_mailing(mailing_id).state
     report.seconds = time.perf_counter() - started
     log.info("mailing %s: %s queued, %s cancelled in %.1f s (%s)", mailing_id, report.queued, report.cancelled,
              report.seconds, report.state)
     return report
+
+
+def _drain_queue(env, mailing_id: int, batch_size: int) -> None:
+    """Run the queue while it makes progress and mails of this mailing are still outgoing (other mail
+    queued meanwhile may have taken their turn); mails waiting for a retry are left to the worker."""
+    from addons_mail.mail_server.api import process_queue
+
+    outgoing = MailingTrace.select().where((MailingTrace.mailing == mailing_id) & (MailingTrace.state == "outgoing"))
+    while outgoing.exists():
+        stats = process_queue(env, limit=batch_size)
+        if not (stats.sent or stats.failed):
+            return
 
 
 def remaining_recipients(mailing_id: int) -> int:
@@ -248,7 +264,7 @@ def retry_failed_recipients(env, mailing_id: int, *, drive_queue: bool = True) -
             blacklisted = blacklisted_among([trace.email for trace in failed])
             contacts = {row["id"]: row for row in Contact.select(
                 Contact.id, Contact.name, Contact.email, Contact.email_normalized, Company.name.alias("company"))
-                .join(Company, on=(Contact.company == Company.id), join_type="LEFT OUTER")
+                .join(Company, peewee.JOIN.LEFT_OUTER, on=(Contact.company == Company.id))
                 .where(Contact.id.in_([t.contact_id for t in failed if t.contact_id])).dicts()}
             todo = []
             for trace in failed:

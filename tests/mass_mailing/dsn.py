@@ -18,7 +18,7 @@ def make_dsn(*, to: str, failed: str, status: str, message_id: str | None = None
         f"Reporting-MTA: dns; mx.customer.test\r\n\r\n"
         f"Final-Recipient: rfc822; {failed}\r\nAction: {action}\r\nStatus: {status}\r\n"
         f"Diagnostic-Code: {diagnostic}\r\n"
-        f"\r\n--B\r\nContent-Type: message/rfc822-headers\r\n\r\n{original}"
+        f"\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{original}"
         f"\r\n--B--\r\n"
     ).encode()
 

@@ -39,14 +39,14 @@ def test_mailing_uses_the_dedicated_server_while_a_notification_uses_the_transac
 
     assert recipients_of(servers["marketing"]) == ["ada@customer.example"]
     assert recipients_of(servers["transactional"]) == ["client@customer.example"]
-    assert report.queued == 1 and report.state == "done"
+    assert report.queued == 1 and report.state == "done"  # the queue was run until the mailing's mails left
     assert traces_by_email(mailing)["ada@customer.example"].state == "sent"
 
 
 def test_each_recipient_gets_unsubscribe_headers_a_footer_and_bulk_precedence(mailing_env, servers):
     ada, bob = add_contacts([("Ada Lovelace", "ada@customer.example"), ("Bob", "bob@customer.example")])
     mailing = create_mailing(mailing_env, subject="Spring news", email_from="news@example.com", body_template=BODY,
-                             contacts_query="all")
+                             contacts_query="email~customer.example")
     send_mailing(mailing_env, mailing.id)
     received = {r.rcpt_tos[0]: r.message for r in servers["marketing"].wait_for(2)}
     tokens = set()
@@ -73,7 +73,8 @@ def test_blacklisted_opted_out_duplicate_and_addressless_recipients_are_skipped_
                              ("Dee", "dee@customer.example")])
     nobody = Contact.create(name="No Email")
     news = MailingList.create(name="News")
-    add_list_members(news, "all")
+    add_list_members(news, "email~customer.example")
+    MailingListMember.create(mailing_list=news, contact=nobody)
     add_to_blacklist(mailing_env, "bob@customer.example", "complained")
     MailingListMember.update(opt_out=True).where(MailingListMember.contact == contacts[2].id).execute()
     mailing = create_mailing(mailing_env, subject="News", email_from="news@example.com", body_template=BODY,
@@ -88,8 +89,6 @@ def test_blacklisted_opted_out_duplicate_and_addressless_recipients_are_skipped_
         contacts[2].id: ("cancel", "mail_optout"), contacts[3].id: ("cancel", "mail_dup"),
         contacts[4].id: ("sent", None), nobody.id: ("cancel", "mail_email_missing"),
     }
-    admin = mailing_env.user.contact
-    assert by_contact.pop(admin.id, None) is None or True
     status = mailing_status(mailing.id)
     assert status["state"] == "done"
     assert status["failures"] == {"mail_bl": 1, "mail_optout": 1, "mail_dup": 1, "mail_email_missing": 1}
@@ -117,7 +116,7 @@ def test_dsn_bounces_of_mailing_mails_through_the_gateway_set_traces_to_bounce(m
 def test_a_dsn_without_verp_tag_finds_the_trace_by_message_id(mailing_env, servers):
     add_contacts([("Gone", "gone@customer.example")])
     mailing = create_mailing(mailing_env, subject="News", email_from="news@example.com", body_template=BODY,
-                             contacts_query="all")
+                             contacts_query="email~customer.example")
     send_mailing(mailing_env, mailing.id)
     (sent,) = servers["marketing"].wait_for(1)
     deliver_to_gateway(mailing_env, make_dsn(to="bounce@example.com", failed="gone@customer.example",
@@ -146,7 +145,7 @@ def test_retry_failed_queues_only_the_failed_recipients(mailing_env, servers):
     peer = servers["marketing"]
     peer.reject_recipient("bob@customer.example", "550 5.7.1 Relaying temporarily denied")
     mailing = create_mailing(mailing_env, subject="News", email_from="news@example.com", body_template=BODY,
-                             contacts_query="all")
+                             contacts_query="email~customer.example")
     send_mailing(mailing_env, mailing.id)
     traces = traces_by_email(mailing)
     assert traces["bob@customer.example"].state == "error"
@@ -166,7 +165,7 @@ def test_a_mailing_is_not_done_while_a_mail_waits_for_a_retry(mailing_env, serve
     add_contacts([("Ada", "ada@customer.example")])
     servers["marketing"].fail_next(1, "451 4.3.0 Try again later")
     mailing = create_mailing(mailing_env, subject="News", email_from="news@example.com", body_template=BODY,
-                             contacts_query="all")
+                             contacts_query="email~customer.example")
     report = send_mailing(mailing_env, mailing.id)
     assert report.state == "sending"
     assert traces_by_email(mailing)["ada@customer.example"].state == "outgoing"
