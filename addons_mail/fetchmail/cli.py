@@ -29,13 +29,16 @@ def server_options(function):
         click.option("--host", help="Host name of the mail server."),
         click.option("--port", type=int, help="Port (default IMAP 143/993, POP 110/995 by --ssl)."),
         click.option("--ssl/--no-ssl", "use_ssl", default=None, help="Implicit TLS (IMAPS 993, POP3S 995)."),
-        click.option("--starttls/--no-starttls", default=None, help="Upgrade the plain connection with STARTTLS."),
+        click.option("--starttls/--no-starttls", default=None,
+                     help="Upgrade the plain connection with STARTTLS."),
         click.option("--user", help="Login of the mailbox."),
-        click.option("--password-env", metavar="VAR", help="Read the password from this environment variable."),
+        click.option("--password-env", metavar="VAR",
+                     help="Read the password from this environment variable."),
         click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
                      help="Read the password from this file."),
         click.option("--folder", help="IMAP folder to fetch (default INBOX)."),
-        click.option("--model", "object_model", help="Model to create records in when nothing else routes a mail."),
+        click.option("--model", "object_model",
+                     help="Model to create records in when nothing else routes a mail."),
         click.option("--priority", type=int, help="Lower is fetched first (default 5)."),
         click.option("--keep-attachments/--no-keep-attachments", default=None,
                      help="Keep attachments of incoming mail (default yes)."),
@@ -139,7 +142,8 @@ def fetchmail_fetch(env, name, as_json):
 @click.command("process")
 @click.argument("file", type=click.File("rb"), default="-")
 @click.option("--explain", is_flag=True, help="Say how the message would be routed; store nothing.")
-@click.option("--server", "server_name", metavar="NAME", help="The incoming server (type local) it came through.")
+@click.option("--server", "server_name", metavar="NAME",
+              help="The incoming server (type local) it came through; default: the first local one.")
 @json_option
 @click.pass_context
 def gateway_process(ctx, file, explain, server_name, as_json):
@@ -213,7 +217,8 @@ def deadletter_list(env, as_json):
     """Every dead letter, newest first."""
     from addons_mail.fetchmail.models import DeadLetter
 
-    rows = [d.as_row() for d in DeadLetter.select().order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())]
+    letters = DeadLetter.select().order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())
+    rows = [letter.as_row() for letter in letters]
     print_listing(rows, DEAD_LETTER_COLUMNS, as_json, empty="No dead letter.")
 
 

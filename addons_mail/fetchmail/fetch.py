@@ -64,7 +64,7 @@ def fetch_server(env, server: IncomingServer) -> FetchRun:
     Must run outside a transaction: each message commits on its own before it is acknowledged.
     """
     if env.db.transaction_depth():
-        raise RuntimeError("fetch_server must run outside a transaction: messages are acknowledged after commit")
+        raise RuntimeError("fetch_server must run outside a transaction: it acknowledges after each commit")
     run = FetchRun(server.name)
     try:
         if server.server_type == "imap":
@@ -75,7 +75,8 @@ def fetch_server(env, server: IncomingServer) -> FetchRun:
         run.error = str(error)
     except Exception as error:
         log.exception("fetching %s failed", server.name)
-        run.error = f"Fetching stopped on an unexpected error: {type(error).__name__}: {' '.join(str(error).split())}."
+        detail = " ".join(str(error).split())
+        run.error = f"Fetching stopped on an unexpected error: {type(error).__name__}: {detail}."
     if env.db.in_transaction():
         env.db.rollback()
     IncomingServer.update(last_fetch_at=env.clock.now(), last_error=run.error).where(
@@ -88,7 +89,8 @@ def fetch_server(env, server: IncomingServer) -> FetchRun:
 
 def load_checkpoint(server: IncomingServer, folder: str, uidvalidity: int) -> ImapCheckpoint:
     """The folder's checkpoint; reset to the start when the folder's UIDVALIDITY changed."""
-    checkpoint = ImapCheckpoint.get_or_none(ImapCheckpoint.server == server.id, ImapCheckpoint.folder == folder)
+    checkpoint = ImapCheckpoint.get_or_none(ImapCheckpoint.server == server.id,
+                                            ImapCheckpoint.folder == folder)
     if checkpoint is None:
         return ImapCheckpoint.create(server=server.id, folder=folder, uidvalidity=uidvalidity, last_uid=0)
     if checkpoint.uidvalidity != uidvalidity:

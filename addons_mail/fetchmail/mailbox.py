@@ -68,8 +68,8 @@ class ImapMailbox(Mailbox):
         server = self.server
         with self.phase("connect"):
             if server.ssl:
-                self.client = imaplib.IMAP4_SSL(server.host, server.effective_port, ssl_context=tls_context(server),
-                                                timeout=server.timeout)
+                self.client = imaplib.IMAP4_SSL(server.host, server.effective_port,
+                                                ssl_context=tls_context(server), timeout=server.timeout)
             else:
                 self.client = imaplib.IMAP4(server.host, server.effective_port, timeout=server.timeout)
         if server.starttls and not server.ssl:

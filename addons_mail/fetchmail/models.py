@@ -91,7 +91,8 @@ class DeadLetter(BaseModel):
 
     def as_row(self) -> dict:
         return {
-            "id": self.id, "received_at": self.received_at, "server": self.server.name if self.server_id else None,
+            "id": self.id, "received_at": self.received_at,
+            "server": self.server.name if self.server_id else None,
             "message_id": self.message_id, "subject": self.subject, "error": self.error,
             "retries": self.retries, "size": len(self.raw_bytes),
         }

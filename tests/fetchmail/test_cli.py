@@ -43,7 +43,8 @@ def test_add_test_fetch_list_and_edit_an_imaps_server(gateway_env, db_url, dovec
     assert edited.exit_code == 0 and "state draft" in edited.output
 
 
-def test_a_failing_test_prints_one_sentence_and_exits_non_zero(fetch_env, db_url, dovecot, dovecot_user, tmp_path):
+def test_a_failing_test_prints_one_sentence_and_exits_non_zero(fetch_env, db_url, dovecot, dovecot_user,
+                                                              tmp_path):
     user, _ = dovecot_user
     secret_file = tmp_path / "password"
     secret_file.write_text("wrong-password\n")
@@ -59,8 +60,8 @@ def test_bad_settings_are_refused_with_a_sentence(fetch_env, db_url):
     both = juniper(db_url, "fetchmail", "add", "x", "--host", "h", "--user", "u", "--ssl", "--starttls",
                    "--password-env", "HOME")
     assert both.exit_code == 1 and "SSL and STARTTLS exclude each other." in both.output
-    no_model = juniper(db_url, "fetchmail", "add", "x", "--host", "h", "--user", "u", "--model", "crm.nothing",
-                       "--password-env", "HOME")
+    no_model = juniper(db_url, "fetchmail", "add", "x", "--host", "h", "--user", "u",
+                       "--model", "crm.nothing", "--password-env", "HOME")
     assert "No model named 'crm.nothing'" in no_model.output
     missing = juniper(db_url, "fetchmail", "test", "nothing")
     assert missing.exit_code == 2 and "No incoming server named 'nothing'." in missing.output

@@ -24,7 +24,8 @@ def test_sigkill_between_commit_and_acknowledgement_loses_nothing_and_stores_not
 
     child_env = dict(os.environ, FETCHMAIL_TEST_KILL_AFTER="3")
     killed = subprocess.run(
-        [sys.executable, "-c", "from kernel.cli import main; main()", "--db", db_url, "fetchmail", "fetch", server.name],
+        [sys.executable, "-c", "from kernel.cli import main; main()",
+         "--db", db_url, "fetchmail", "fetch", server.name],
         env=child_env, cwd=ROOT, capture_output=True, timeout=60,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]

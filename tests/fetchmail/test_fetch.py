@@ -174,7 +174,8 @@ def test_dovecot_stopped_mid_run_records_the_error_and_the_next_run_catches_up(
         assert dovecot.messages(user) == []
 
 
-def test_one_failing_server_does_not_stop_the_others(gateway_env, dovecot, dovecot_user, make_incoming_server):
+def test_one_failing_server_does_not_stop_the_others(gateway_env, dovecot, dovecot_user,
+                                                      make_incoming_server):
     user, _ = dovecot_user
     dovecot.append(user, make_message(1))
     broken = make_incoming_server(gateway_env, "imap", name="broken", password="wrong", priority=1)

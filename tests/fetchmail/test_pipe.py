@@ -74,15 +74,18 @@ def test_explain_without_a_gateway_says_so_and_stores_no_dead_letter(fetch_env, 
     assert DeadLetter.select().count() == 0
 
 
-@pytest.mark.parametrize("bad_url", ["postgresql://postgres@127.0.0.1:1/test", "/nonexistent/folder/juniper.db"])
+@pytest.mark.parametrize("bad_url", ["postgresql://postgres@127.0.0.1:1/test",
+                                     "/nonexistent/folder/juniper.db"])
 def test_an_unavailable_database_exits_75_so_the_mta_retries(bad_url):
     process = subprocess.run(
-        [sys.executable, "-c", "from kernel.cli import main; main()", "--db", bad_url, "mail", "gateway", "process"],
+        [sys.executable, "-c", "from kernel.cli import main; main()",
+         "--db", bad_url, "mail", "gateway", "process"],
         input=make_message(1), capture_output=True, cwd=ROOT, timeout=60,
     )
     assert process.returncode == 75
     last_line = process.stderr.decode().strip().splitlines()[-1]
-    assert last_line.startswith("Error: Cannot open the database") and "Traceback" not in process.stderr.decode()
+    assert last_line.startswith("Error: Cannot open the database")
+    assert "Traceback" not in process.stderr.decode()
 
 
 def test_dead_letters_can_be_listed_shown_retried_and_deleted(fetch_env, db_url):

@@ -39,7 +39,8 @@ def test_a_wrong_password_says_authentication_failed_and_never_shows_the_passwor
 @pytest.mark.parametrize("protocol", ["imaps", "pop3s"])
 def test_ssl_on_the_plain_port_says_the_port_does_not_speak_tls(fetch_env, dovecot, make_incoming_server,
                                                                 protocol):
-    server = make_incoming_server(fetch_env, protocol, state="draft", port=dovecot.ports[PLAIN_PORT_OF[protocol]])
+    server = make_incoming_server(fetch_env, protocol, state="draft",
+                                  port=dovecot.ports[PLAIN_PORT_OF[protocol]])
     sentence = failure_of(fetch_env, server)
     assert sentence.startswith(f"TLS failed with 127.0.0.1:{server.port}: the port does not speak TLS")
     assert "check that SSL is right for this port" in sentence

@@ -45,7 +45,8 @@ def register_models(register):
 @hookimpl
 def process_incoming_message(env, raw, server):
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    message_id = str(message.get("Message-Id") or "").strip() or "<%s@sha256>" % hashlib.sha256(raw).hexdigest()
+    message_id = str(message.get("Message-Id") or "").strip()
+    message_id = message_id or "<%s@sha256>" % hashlib.sha256(raw).hexdigest()
     subject = str(message.get("Subject") or "")
     if "explode" in subject:
         raise ValueError("the test gateway refuses subjects saying explode")
