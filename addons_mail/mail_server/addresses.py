@@ -24,12 +24,32 @@ def split_address(text: str | None) -> tuple[str, str]:
     return name, address
 
 
+_SIMPLE_ADDRESS = re.compile(r"^\s*(?:([^\"<>@,;:()\[\]\\]*?)\s*<([^<>@\s,;:()\"]+@[^<>@\s,;:()\"]+)>"
+                             r"|([^<>@\s,;:()\"]+@[^<>@\s,;:()\"]+))\s*$")
+
+
 def split_addresses(value) -> list[tuple[str, str]]:
     """Every (display name, address) of a string (comma-separated) or a list of strings."""
     if not value:
         return []
     if isinstance(value, str):
         value = [value]
+    if not any('"' in item or "(" in item for item in value):
+        # Plain "Name <a@b>" or "a@b" lists (nearly all mails) skip the full RFC 5322 parser.
+        pairs = []
+        for item in value:
+            for part in item.split(","):
+                match = _SIMPLE_ADDRESS.match(part)
+                if match is None:
+                    if part.strip():
+                        break
+                    continue
+                pairs.append((match.group(1) or "", match.group(2) or match.group(3)))
+            else:
+                continue
+            break
+        else:
+            return pairs
     return [(name, address) for name, address in getaddresses(list(value)) if address]
 
 
@@ -104,7 +124,10 @@ def bounce_address(env) -> str | None:
 # -- bounce tokens (VERP) --------------------------------------------------------------------------
 
 def _token_signature(env, mail_id: int) -> str:
-    secret = (env.params.get("database.secret") or "").encode()
+    return token_signature((env.params.get("database.secret") or "").encode(), mail_id)
+
+
+def token_signature(secret: bytes, mail_id: int) -> str:
     return hmac.new(secret, f"bounce:{mail_id}".encode(), hashlib.sha256).hexdigest()[:12]
 
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from addons_mail.mail_server import daily_limit
 from kernel.errors import UserError
 from addons_mail.mail_server.addresses import decide_sender, domain_of, envelope_address, split_address
-from addons_mail.mail_server.addresses import split_addresses, tagged_bounce_address
+from addons_mail.mail_server.addresses import split_addresses, tagged_bounce_address, token_signature
 from addons_mail.mail_server.message_builder import MessageBuilder
 from addons_mail.mail_server.models import MailContent, MailServer, OutgoingMail
 from addons_mail.mail_server.server_choice import active_servers, choose_outgoing_server
@@ -115,6 +115,7 @@ class QueueRunner:
         self.sessions: dict = {}
         self.choices: dict = {}
         self.decisions: dict = {}
+        self.bounce_parts = None
         self.per_minute: dict = defaultdict(list)
         hook = env.pm.hook
         self.choose_hooked = bool(hook.choose_outgoing_server.get_hookimpls())
@@ -218,7 +219,12 @@ class QueueRunner:
             self.decisions[key] = decision
         envelope = decision.envelope_from
         if decision.verp:
-            envelope = tagged_bounce_address(self.env, row["id"])
+            if self.bounce_parts is None:
+                local, _, domain = tagged_bounce_address(self.env, 0).partition("@")
+                self.bounce_parts = (local.partition("+")[0], domain,
+                                     (self.params.get("database.secret") or "").encode())
+            local, domain, secret = self.bounce_parts
+            envelope = f"{local}+{row['id']}-{token_signature(secret, row['id'])}@{domain}"
         return decision, envelope
 
     def send_rows(self, rows: list[dict]) -> int:
