@@ -17,10 +17,12 @@ import tracemalloc
 from email.utils import formataddr
 from pathlib import Path
 
+# Running this file puts bench/ first on sys.path, where bench/dkim.py would shadow the dkim package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons_mail.mass_mailing.body_template import BodyTemplate, recipient_fields  # noqa: E402
-from addons_mail.mass_mailing.unsubscribe_tokens import make_unsubscribe_token, unsubscribe_url  # noqa: E402
+from addons_mail.mass_mailing.unsubscribe_tokens import UnsubscribeLinks  # noqa: E402
 from kernel.env import open_environment  # noqa: E402
 from kernel.installer import install_addons  # noqa: E402
 from kernel.models import Contact  # noqa: E402
@@ -72,11 +74,12 @@ def run_bare_loop(env, host: str, port: int) -> tuple[int, float]:
     template = BodyTemplate(TEMPLATE)
     contacts = Contact.select(Contact.id, Contact.name, Contact.email_normalized).where(
         Contact.email_normalized.contains("reader")).order_by(Contact.id).tuples()
+    links = UnsubscribeLinks(env, 1)
     started = time.perf_counter()
     sent = 0
     with smtplib.SMTP(host, port) as smtp:
         for contact_id, name, email in contacts.iterator():
-            url = unsubscribe_url(env, make_unsubscribe_token(env, 1, contact_id))
+            url = links.url(links.token(contact_id))
             body = template.render(recipient_fields(name, email, ""), {"subject": "Spring news"}, url)
             message = (f"From: news@example.com\r\nTo: {formataddr((name, email))}\r\nSubject: Spring news\r\n"
                        f"Message-Id: <{contact_id}.bare@example.com>\r\nMIME-Version: 1.0\r\n"

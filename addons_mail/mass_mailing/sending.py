@@ -24,7 +24,7 @@ from addons_mail.mass_mailing.body_template import BodyTemplate, recipient_field
 from addons_mail.mass_mailing.mailings import finish_if_complete, get_mailing
 from addons_mail.mass_mailing.models import Mailing, MailingTrace
 from addons_mail.mass_mailing.recipients import count_recipients, recipient_batches
-from addons_mail.mass_mailing.unsubscribe_tokens import make_unsubscribe_token, unsubscribe_mailto, unsubscribe_url
+from addons_mail.mass_mailing.unsubscribe_tokens import UnsubscribeLinks
 
 log = logging.getLogger("juniper.mass_mailing.sending")
 
@@ -85,11 +85,12 @@ class MailingRenderer:
         self.add_footer = "unsubscribe_url" not in mailing.body_template
         self.mailing_fields = {"subject": mailing.subject}
         self.id_domain = env.params.get("mail.catchall.domain") or "juniper.localhost"
+        self.links = UnsubscribeLinks(env, mailing.id)
 
     def queue_row(self, contact: dict) -> dict:
-        token = make_unsubscribe_token(self.env, self.mailing.id, contact["id"])
-        url = unsubscribe_url(self.env, token)
-        mailto = unsubscribe_mailto(self.env, token)
+        token = self.links.token(contact["id"])
+        url = self.links.url(token)
+        mailto = self.links.mailto(token)
         body = self.template.render(recipient_fields(contact["name"], contact["email"], contact["company"]),
                                     self.mailing_fields, url)
         if self.add_footer:

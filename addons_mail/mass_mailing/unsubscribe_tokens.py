@@ -28,9 +28,13 @@ def _secret(env) -> bytes:
     return secret.encode()
 
 
-def _signature(env, mailing_id: int, contact_id: int) -> str:
+def _sign(secret: bytes, mailing_id: int, contact_id: int) -> str:
     message = f"unsubscribe:{mailing_id}:{contact_id}".encode()
-    return hmac.new(_secret(env), message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _signature(env, mailing_id: int, contact_id: int) -> str:
+    return _sign(_secret(env), mailing_id, contact_id)
 
 
 def make_unsubscribe_token(env, mailing_id: int, contact_id: int) -> str:
@@ -65,3 +69,23 @@ def token_from_mailto(address: str, domain: str | None) -> str | None:
     if not local.startswith(MAILTO_LOCAL_PREFIX) or not domain or address_domain != domain.lower():
         return None
     return local[len(MAILTO_LOCAL_PREFIX):]
+
+
+class UnsubscribeLinks:
+    """Token, URL and mailto of each recipient of one mailing, with the secret and the settings read
+    once (a mailing makes one per recipient)."""
+
+    def __init__(self, env, mailing_id: int):
+        self.mailing_id = mailing_id
+        self.secret = _secret(env)
+        self.base_url = (env.params.get("web.base.url") or "http://127.0.0.1:8069").rstrip("/")
+        self.domain = env.params.get("mail.catchall.domain")
+
+    def token(self, contact_id: int) -> str:
+        return f"{self.mailing_id}-{contact_id}-{_sign(self.secret, self.mailing_id, contact_id)}"
+
+    def url(self, token: str) -> str:
+        return f"{self.base_url}/mail/unsubscribe/{token}"
+
+    def mailto(self, token: str) -> str | None:
+        return f"{MAILTO_LOCAL_PREFIX}{token}@{self.domain}" if self.domain else None
