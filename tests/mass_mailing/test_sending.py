@@ -173,3 +173,26 @@ def test_a_mailing_is_not_done_while_a_mail_waits_for_a_retry(mailing_env, serve
     process_queue(mailing_env)
     assert traces_by_email(mailing)["ada@customer.example"].state == "sent"
     assert get_mailing(mailing.id).state == "done"
+
+
+def test_the_send_command_shows_progress_and_ends_done(mailing_env, db_url, servers, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from kernel.cli import cli
+
+    add_contacts([(f"Reader {n}", f"reader{n}@customer.example") for n in range(5)])
+    body = tmp_path / "body.html"
+    body.write_text(BODY)
+    runner = CliRunner()
+    run = lambda *args: runner.invoke(cli, ["--db", db_url, *args], catch_exceptions=False)  # noqa: E731
+    assert run("mailing", "create", "--subject", "News", "--from", "news@example.com", "--body-file", str(body),
+               "--contacts", "email~reader").exit_code == 0
+    result = run("mailing", "send", "1", "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "Mailing 1: 5 queued, 0 skipped" in result.stdout and "now done" in result.stdout
+    assert "Mailing 1" in result.stderr  # the progress bar
+    status = json.loads(run("mailing", "status", "1", "--json").stdout)
+    assert status["state"] == "done" and status["traces"]["sent"] == 5
+    assert len(servers["marketing"].messages) == 5
