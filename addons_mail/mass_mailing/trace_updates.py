@@ -23,7 +23,7 @@ def mark_traces_sent(env, mail_ids: list[int]) -> int:
     if not mail_ids:
         return 0
     in_batch = MailingTrace.mail_id.in_(mail_ids)
-    updated = (MailingTrace.update(state="sent", updated_at=env.clock.now())
+    updated = (MailingTrace.update(state="sent", failure_type=None, failure_reason=None, updated_at=env.clock.now())
                .where(in_batch & (MailingTrace.state == "outgoing")).execute())
     if updated:
         _finish_mailings_of(env, in_batch)
@@ -68,3 +68,34 @@ def mark_trace_replied(env, message_ids: list[str]) -> int:
         return 0
     return (MailingTrace.update(state="reply", updated_at=env.clock.now())
             .where(MailingTrace.message_id.in_(message_ids) & (MailingTrace.state == "sent")).execute())
+
+
+def reconcile_outgoing_traces(env, limit: int = 5000) -> int:
+    """Settle ``outgoing`` traces whose mail the queue finished without telling us (a worker died
+    between sending and its hooks, or someone cancelled or deleted the mail): they take the mail's
+    outcome, or ``error`` when the mail is gone, so no mailing waits forever. Returns how many."""
+    mail_model = env["mail.mail"]
+    settled = 0
+    pending = list(MailingTrace.select(MailingTrace.id, MailingTrace.mail_id).where(
+        (MailingTrace.state == "outgoing") & MailingTrace.mail_id.is_null(False)).order_by(MailingTrace.id).limit(limit))
+    if not pending:
+        return 0
+    mails = {mail.id: mail for mail in mail_model.select(
+        mail_model.id, mail_model.state, mail_model.failure_type, mail_model.failure_reason).where(
+        mail_model.id.in_([trace.mail_id for trace in pending]))}
+    now = env.clock.now()
+    for trace in pending:
+        mail = mails.get(trace.mail_id)
+        if mail is not None and mail.state in ("outgoing", "sending"):
+            continue
+        if mail is not None and mail.state == "sent":
+            values = {"state": "sent", "failure_type": None, "failure_reason": None}
+        elif mail is not None:
+            values = {"state": "error", "failure_type": mail.failure_type or "unknown",
+                      "failure_reason": mail.failure_reason or f"The queued mail was set to {mail.state}."}
+        else:
+            values = {"state": "error", "failure_type": "unknown",
+                      "failure_reason": "The queued mail was deleted before its result was known."}
+        settled += MailingTrace.update(updated_at=now, **values).where(
+            (MailingTrace.id == trace.id) & (MailingTrace.state == "outgoing")).execute()
+    return settled

@@ -1,4 +1,5 @@
 """Sending a mailing: the dedicated server, headers, traces, skipped recipients, pause/resume/retry."""
+import datetime
 import re
 
 from addons_mail.chatter.thread import follow, message_post
@@ -196,3 +197,39 @@ def test_the_send_command_shows_progress_and_ends_done(mailing_env, db_url, serv
     status = json.loads(run("mailing", "status", "1", "--json").stdout)
     assert status["state"] == "done" and status["traces"]["sent"] == 5
     assert len(servers["marketing"].messages) == 5
+
+
+def test_a_mail_cancelled_in_the_queue_ends_its_trace_and_the_worker_finishes_the_mailing(mailing_env, servers):
+    from addons_mail.mass_mailing.scheduled import send_due_mailings
+
+    add_contacts([("Ada", "ada@customer.example"), ("Bob", "bob@customer.example")])
+    mailing = create_mailing(mailing_env, subject="News", email_from="news@example.com", body_template=BODY,
+                             contacts_query="email~customer.example", scheduled_at=mailing_env.clock.now())
+    send_mailing(mailing_env, mailing.id, drive_queue=False)
+    mail_model = mailing_env["mail.mail"]
+    bob_mail = traces_by_email(mailing)["bob@customer.example"].mail_id
+    mail_model.update(state="cancel").where(mail_model.id == bob_mail).execute()
+    process_queue(mailing_env)
+    assert get_mailing(mailing.id).state == "sending"  # Bob's trace is still outgoing
+    send_due_mailings(mailing_env)
+    traces = traces_by_email(mailing)
+    assert traces["ada@customer.example"].state == "sent"
+    assert traces["bob@customer.example"].state == "error"
+    assert "cancel" in traces["bob@customer.example"].failure_reason
+    assert get_mailing(mailing.id).state == "done"
+
+
+def test_a_scheduled_mailing_waits_for_its_date(mailing_env, servers):
+    from addons_mail.mass_mailing.scheduled import send_due_mailings
+
+    add_contacts([("Ada", "ada@customer.example")])
+    mailing = create_mailing(mailing_env, subject="News", email_from="news@example.com", body_template=BODY,
+                             contacts_query="email~customer.example",
+                             scheduled_at=mailing_env.clock.now() + datetime.timedelta(hours=1))
+    assert send_mailing(mailing_env, mailing.id).state == "queued"
+    send_due_mailings(mailing_env)
+    assert servers["marketing"].messages == []
+    mailing_env.clock.advance(hours=2)
+    send_due_mailings(mailing_env)
+    assert recipients_of(servers["marketing"]) == ["ada@customer.example"]
+    assert get_mailing(mailing.id).state == "done"
