@@ -131,3 +131,18 @@ def explain_incoming_message(env, raw):
 
     Return the same result dict as ``process_incoming_message``. First result wins.
     """
+
+
+# --------------------------------------------------------------------------------------------------
+# Mass mailing
+
+
+@hookspec
+def after_mailing_unsubscribed(env, unsubscription):
+    """Called after a mailing recipient unsubscribed (one-click POST, the confirmation page, or the
+    mailto address through the gateway), in the same transaction.
+
+    ``unsubscription`` has ``email``, ``mailing_id``, ``list_name`` (None when the mailing went to
+    contacts by a query: the address was then blacklisted) and ``channel``
+    (``one-click`` / ``email``). Not called when the recipient had already unsubscribed.
+    """

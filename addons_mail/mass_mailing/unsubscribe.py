@@ -19,6 +19,7 @@ class Unsubscription:
     mailing_id: int
     list_name: str | None
     already: bool
+    channel: str = "one-click"
 
 
 def describe_token(env, token: str) -> tuple[Mailing, Contact] | None:
@@ -34,8 +35,9 @@ def describe_token(env, token: str) -> tuple[Mailing, Contact] | None:
 
 
 def unsubscribe(env, token: str, channel: str) -> Unsubscription | None:
-    """Opt out the recipient of ``token`` (``channel``: "one-click", "web form", "email"); None when
-    the token is not genuine. Unsubscribing twice changes nothing the second time."""
+    """Opt out the recipient of ``token`` (``channel``: "one-click" or "email"); None when the token
+    is not genuine. Unsubscribing twice changes nothing the second time; the first time fires
+    ``after_mailing_unsubscribed``."""
     found = describe_token(env, token)
     if found is None:
         return None
@@ -52,11 +54,15 @@ def unsubscribe(env, token: str, channel: str) -> Unsubscription | None:
                 note = (f"Unsubscribed from the list {mailing.mailing_list.name!r} ({channel}, "
                         f"mailing #{mailing.id}).")
                 MailingNote.create(contact=contact.id, body=note, author=email, created_at=env.clock.now())
-            return Unsubscription(email, mailing.id, mailing.mailing_list.name, already)
-        already = not email or bool(blacklisted_among([email]))
-        if not already:
-            reason = f"Unsubscribed from mailing #{mailing.id} ({channel})."
-            add_to_blacklist(env, email, reason, author=email)
-            post_note(env, reason, contact_email=email, author=email)
-        return Unsubscription(email, mailing.id, None, already)
+            done = Unsubscription(email, mailing.id, mailing.mailing_list.name, already, channel)
+        else:
+            already = not email or bool(blacklisted_among([email]))
+            if not already:
+                reason = f"Unsubscribed from mailing #{mailing.id} ({channel})."
+                add_to_blacklist(env, email, reason, author=email)
+                post_note(env, reason, contact_email=email, author=email)
+            done = Unsubscription(email, mailing.id, None, already, channel)
+        if not done.already:
+            env.pm.hook.after_mailing_unsubscribed(env=env, unsubscription=done)
+    return done
 

@@ -117,3 +117,24 @@ def test_juniper_web_command_serves_the_endpoints(mailing_env, db_url, list_mail
         process.wait(timeout=10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_plugins_hear_of_an_unsubscription_once(mailing_env, web_base, list_mailing):
+    from kernel import hookimpl
+
+    heard = []
+
+    class Listener:
+        @hookimpl
+        def after_mailing_unsubscribed(self, env, unsubscription):
+            heard.append((unsubscription.email, unsubscription.list_name, unsubscription.channel))
+
+    mailing, ada, _bob = list_mailing
+    mailing_env.pm.register(Listener(), name="listener")
+    try:
+        token = make_unsubscribe_token(mailing_env, mailing.id, ada.id)
+        for _ in range(2):
+            http("POST", f"{web_base}/mail/unsubscribe/{token}", b"List-Unsubscribe=One-Click")
+    finally:
+        mailing_env.pm.unregister(name="listener")
+    assert heard == [("ada@customer.example", "News", "one-click")]
