@@ -30,7 +30,9 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # run as a script from anywhere
+# The script's own folder comes first on sys.path, and bench/dkim.py would shadow dkimpy's `dkim`.
+BENCH = os.path.join(ROOT, "bench")
+sys.path[:] = [ROOT] + [entry for entry in sys.path if os.path.abspath(entry or ".") != BENCH]
 
 from tests.peers.dovecot import Dovecot  # noqa: E402
 
@@ -116,7 +118,7 @@ def prepare_juniper(url: str, dovecot: Dovecot):
     try:
         install_addons(env, ["crm"])
         gateway, model = "chatter + crm (default model crm.lead)", "crm.lead"
-    except Exception as error:  # the chatter or crm is not installable yet: use the tests' gateway
+    except Exception as error:  # the chatter or crm is not installable yet: use the tests gateway
         os.environ["JUNIPER_ADDONS_PATH"] = TEST_ADDONS
         env.available_addons = discover_addons()
         install_addons(env, ["fetchmail", "fetchmail_test_gateway"])

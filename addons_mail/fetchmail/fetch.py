@@ -16,6 +16,7 @@ from addons_mail.fetchmail.models import ImapCheckpoint, IncomingServer
 log = logging.getLogger("juniper.fetchmail")
 
 IMAP_FETCH_CHUNK = 200
+IMAP_FETCH_CHUNK_BYTES = 32 * 1024 * 1024
 POP_ROUND_SIZE = 50
 
 
@@ -99,6 +100,22 @@ def load_checkpoint(server: IncomingServer, folder: str, uidvalidity: int) -> Im
     return checkpoint
 
 
+def chunk_uids(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
+    """``uids`` cut into chunks of at most IMAP_FETCH_CHUNK messages and IMAP_FETCH_CHUNK_BYTES bytes
+    (a chunk holds at least one message, however large)."""
+    chunks, current, current_bytes = [], [], 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if current and (len(current) >= IMAP_FETCH_CHUNK or current_bytes + size > IMAP_FETCH_CHUNK_BYTES):
+            chunks.append(current)
+            current, current_bytes = [], 0
+        current.append(uid)
+        current_bytes += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def fetch_imap(env, server: IncomingServer, run: FetchRun) -> None:
     """Unseen messages above the checkpoint, by UID, in bulk chunks; \\Seen and the checkpoint move
     only after the messages were committed."""
@@ -108,10 +125,11 @@ def fetch_imap(env, server: IncomingServer, run: FetchRun) -> None:
         mailbox.open()
         checkpoint = load_checkpoint(server, folder, mailbox.select(folder))
         uids = mailbox.unseen_uids_above(checkpoint.last_uid)
-        for start in range(0, len(uids), IMAP_FETCH_CHUNK):
+        sizes = mailbox.sizes(uids) if uids else {}
+        for chunk in chunk_uids(uids, sizes):
             committed = []
             try:
-                for uid, raw in mailbox.fetch(uids[start:start + IMAP_FETCH_CHUNK]):
+                for uid, raw in mailbox.fetch(chunk):
                     run.count(hand_over_message(env, raw, server))
                     committed.append(uid)
             finally:

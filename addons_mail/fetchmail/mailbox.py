@@ -14,6 +14,7 @@ from addons_mail.fetchmail.connection_errors import (
 )
 
 UID_IN_FETCH_RESPONSE = re.compile(rb"\bUID (\d+)")
+SIZE_IN_FETCH_RESPONSE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 
 
 def tls_context(server) -> ssl.SSLContext:
@@ -97,6 +98,21 @@ class ImapMailbox(Mailbox):
             # "n:*" always matches the highest UID, even when it is below n.
             return sorted(uid for uid in uids if uid > last_uid)
 
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        """Size in bytes of each message of ``uids`` (one UID FETCH)."""
+        with self.phase("fetch"):
+            status, data = self.client.uid("FETCH", compress_uid_set(uids), "(UID RFC822.SIZE)")
+            if status != "OK":
+                raise ServerRefused(data)
+            sizes = {}
+            for line in data:
+                line = line[0] if isinstance(line, tuple) else line
+                uid = UID_IN_FETCH_RESPONSE.search(line or b"")
+                size = SIZE_IN_FETCH_RESPONSE.search(line or b"")
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+            return sizes
+
     def fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
         """(UID, raw bytes) of ``uids`` in one UID FETCH, without setting \\Seen."""
         with self.phase("fetch"):
@@ -124,9 +140,7 @@ class ImapMailbox(Mailbox):
         if client is None:
             return
         try:
-            if client.state == "SELECTED":
-                client.close()
-            client.logout()
+            client.logout()  # never CLOSE: it would expunge messages someone flagged \Deleted
         except Exception:  # closing a session that already broke: nothing more to say
             with contextlib.suppress(Exception):
                 client.shutdown()

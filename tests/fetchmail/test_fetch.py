@@ -195,3 +195,35 @@ def test_the_fetch_job_is_scheduled_every_five_minutes(fetch_env):
     action = ScheduledAction.get(ScheduledAction.name == "Mail: Fetchmail Service")
     assert action.interval_seconds == 300 and action.addon == "fetchmail"
     assert action.function == "addons_mail.fetchmail.fetch:fetch_all"
+
+
+def test_large_mailboxes_are_fetched_in_chunks_bounded_by_count_and_size(
+        gateway_env, dovecot, dovecot_user, make_incoming_server, monkeypatch):
+    from addons_mail.fetchmail import fetch
+
+    monkeypatch.setattr(fetch, "IMAP_FETCH_CHUNK", 3)
+    monkeypatch.setattr(fetch, "IMAP_FETCH_CHUNK_BYTES", 3000)
+    user, _ = dovecot_user
+    for number in range(7):
+        dovecot.append(user, make_message(number, body="x" * (2500 if number == 4 else 10)))
+
+    run = fetch_server(gateway_env, make_incoming_server(gateway_env, "imap"))
+
+    assert run.stored == 7 and unseen_count(dovecot, user) == 0
+    assert fetch.chunk_uids([1, 2, 3, 4, 5, 6, 7], {4: 1000, 5: 2600}) == [[1, 2, 3], [4], [5, 6, 7]]
+
+
+def test_fetching_never_expunges_messages_flagged_deleted_by_another_client(
+        gateway_env, dovecot, dovecot_user, make_incoming_server):
+    user, _ = dovecot_user
+    connection = dovecot.imap_login(user)
+    connection.append("INBOX", r"(\Deleted \Seen)", None, make_message(1, subject="deleted elsewhere"))
+    connection.logout()
+    dovecot.append(user, make_message(2))
+    server = make_incoming_server(gateway_env, "imaps")
+
+    fetch_server(gateway_env, server)
+    from addons_mail.fetchmail.servers import test_and_confirm
+    test_and_confirm(gateway_env, server)
+
+    assert len(dovecot.messages(user)) == 2
