@@ -160,11 +160,8 @@ def _claim_for_sending(env, mailing: Mailing) -> bool:
     """Move a due queued mailing to ``sending``; the conditional update lets one worker win."""
     now = env.clock.now()
     due = (Mailing.scheduled_at.is_null(True)) | (Mailing.scheduled_at <= now)
-    started = Mailing.started_at.is_null(True)
-    return (Mailing.update(state="sending", started_at=now)
-            .where((Mailing.id == mailing.id) & (Mailing.state == "queued") & due & started).execute()
-            or Mailing.update(state="sending")
-            .where((Mailing.id == mailing.id) & (Mailing.state == "queued") & due & ~started).execute()) > 0
+    return (Mailing.update(state="sending", started_at=peewee.fn.COALESCE(Mailing.started_at, now))
+            .where((Mailing.id == mailing.id) & (Mailing.state == "queued") & due).execute()) > 0
 
 
 def send_mailing(env, mailing_id: int, *, batch_size: int | None = None, drive_queue: bool = True,
