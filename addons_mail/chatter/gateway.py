@@ -33,7 +33,7 @@ from addons_mail.chatter.aliases import is_sender_allowed, matching_aliases
 from addons_mail.chatter.bounce_effects import VerpLookup, apply_bounce, bounced_documents, reset_bounce_counter
 from addons_mail.chatter.bounces import BounceReport, detect_bounce
 from addons_mail.chatter.incoming import IncomingMessage, parse_incoming
-from addons_mail.chatter.loop_detection import is_allowlisted, messages_in_loop_window
+from addons_mail.chatter.loop_detection import is_allowlisted, messages_in_loop_window, record_loop_drop
 from addons_mail.chatter.models import Alias, Message
 from addons_mail.chatter.refusal_reply import send_refusal_reply
 from addons_mail.chatter.thread import ThreadMixin, message_new, message_post
@@ -166,6 +166,7 @@ def _recipients(msg: IncomingMessage) -> list[str]:
 
 
 def _loop_reason(env, msg: IncomingMessage, targets: list[Target]) -> str | None:
+    """Why the sender looks like a mail loop, or None."""
     if not msg.from_email or is_allowlisted(env, msg.from_email):
         return None
     threshold = env.params.get("mail.gateway.loop.threshold")
@@ -319,7 +320,8 @@ def apply_route(env, decision: RouteDecision, raw: bytes, server=None) -> dict:
         return decision.as_result()
     reset_bounce_counter(msg.from_email)
     if decision.route == "loop":
-        log.warning("%s", decision.reason)
+        first_of_episode = record_loop_drop(env, msg.from_email, decision.reason)
+        log.log(logging.WARNING if first_of_episode else logging.INFO, "%s", decision.reason)
         return decision.as_result()
     if decision.route in ("refused", "catchall_refused"):
         result = decision.as_result()

@@ -144,6 +144,17 @@ class BounceCounter(BaseModel):
     last_bounce_at = peewee.DateTimeField(null=True)
 
 
-CHATTER_MODELS = [Message, MessageAttachment, Follower, Notification, Alias, BounceRecord, BounceCounter]
+class LoopDrop(BaseModel):
+    """A sender whose mail is being dropped by loop detection: when it started, how many were dropped."""
+
+    model_name = "mail.gateway.loop"
+    email_normalized = peewee.CharField(unique=True)
+    first_dropped_at = peewee.DateTimeField()
+    last_dropped_at = peewee.DateTimeField()
+    dropped = peewee.IntegerField(default=0)
+    reason = peewee.TextField(default="")
+
+
+CHATTER_MODELS = [Message, MessageAttachment, Follower, Notification, Alias, BounceRecord, BounceCounter, LoopDrop]
 
 

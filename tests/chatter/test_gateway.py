@@ -1,12 +1,12 @@
 """The mail gateway (SPEC §5): replies, aliases and their contact policies, catchall refusal, default
 model, dead letters, duplicates, loops, auto-replies, explain without writes, the resolver hook."""
-import pytest
+import logging
 
 from kernel.models import Contact
 
 from addons_mail.chatter.aliases import create_alias
 from addons_mail.chatter.gateway import explain_incoming, process_incoming
-from addons_mail.chatter.models import Alias, Message, MessageAttachment, Notification
+from addons_mail.chatter.models import Alias, LoopDrop, Message, MessageAttachment, Notification
 from addons_mail.chatter.thread import follow, message_post
 from addons_mail.fetchmail.models import DeadLetter, IncomingServer
 from addons_mail.mail_server.api import OutgoingMail
@@ -151,13 +151,17 @@ def test_duplicate_message_id_is_ignored(chatter_env):
     assert env["test.ticket"].select().count() == 1 and Message.select().count() == 1
 
 
-def test_loop_threshold_drops_mail_from_a_sender_creating_too_many_records(chatter_env):
+def test_loop_threshold_drops_mail_from_a_sender_creating_too_many_records(chatter_env, caplog):
     env = chatter_env
     env.params.set("mail.gateway.loop.threshold", 3)
     create_alias(env, "support", "test.ticket")
-    routes = [_process(env, raw_email(sender="robot@loop.example", to="support@example.com"))["route"]
-              for _ in range(5)]
+    with caplog.at_level(logging.INFO, logger="juniper.chatter.gateway"):
+        routes = [_process(env, raw_email(sender="robot@loop.example", to="support@example.com"))["route"]
+                  for _ in range(5)]
     assert routes == ["alias", "alias", "alias", "loop", "loop"]
+    notices = [r for r in caplog.records if r.levelno == logging.WARNING and "loop" in r.getMessage()]
+    assert len(notices) == 1 and "robot@loop.example" in notices[0].getMessage()
+    assert LoopDrop.get(LoopDrop.email_normalized == "robot@loop.example").dropped == 2
     assert env["test.ticket"].select().count() == 3
     assert _process(env, raw_email(sender="human@client.example", to="support@example.com"))["route"] == "alias"
     env.params.set("mail.gateway.loop.allowlist", "partner.example, robot@loop.example")
