@@ -189,3 +189,27 @@ def test_thread_cli_post_show_follow(chatter_env):
     assert missing.exit_code == 2 and "No test.ticket with id 999" in missing.output
     nothing = runner.invoke(cli, base + ["thread", "ignore", str(shown["messages"][0]["id"])])
     assert nothing.exit_code == 1 and "no failed delivery" in nothing.output
+
+
+def test_thread_cli_shows_the_failed_delivery_marker_then_resend_and_ignore(chatter_env):
+    env = chatter_env
+    ticket = _ticket(env)
+    follow(env, ticket, [Contact.create(name="Gone Person", email="gone@client.example"), "ok@client.example"])
+    message = message_post(env, ticket, "Quote attached", author="agent@example.com", send_now=False)
+    Notification.update(status="bounce", failure_type="mail_bounce", failure_reason="550 5.1.1 User unknown").where(
+        Notification.email == "gone@client.example").execute()
+    runner, base = CliRunner(), ["--db", env.url]
+
+    shown = runner.invoke(cli, base + ["thread", "show", "test.ticket", str(ticket.id)])
+    assert "[failed delivery]" in shown.output
+    assert "not delivered to Gone Person <gone@client.example>: bounce — 550 5.1.1 User unknown" in shown.output
+
+    resent = runner.invoke(cli, base + ["thread", "resend", str(message.id)])
+    assert resent.exit_code == 0 and "1 notification(s) queued again" in resent.output
+    gone = Notification.get(Notification.email == "gone@client.example")
+    assert gone.status == "ready" and OutgoingMail.get_by_id(gone.mail_id).email_to == "Gone Person <gone@client.example>"
+
+    Notification.update(status="exception", failure_reason="refused").where(Notification.id == gone.id).execute()
+    ignored = runner.invoke(cli, base + ["thread", "ignore", message.message_id])
+    assert ignored.exit_code == 0 and "1 failed notification(s) canceled" in ignored.output
+    assert "[failed delivery]" not in runner.invoke(cli, base + ["thread", "show", "test.ticket", str(ticket.id)]).output
