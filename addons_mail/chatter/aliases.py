@@ -15,12 +15,14 @@ from kernel.models import Contact, normalize_email
 from addons_mail.chatter.models import CONTACT_POLICIES, Alias, Follower
 
 __all__ = [
+    "UNCHANGED",
     "create_alias",
     "edit_alias",
     "find_alias",
     "get_alias",
     "is_sender_allowed",
     "matching_aliases",
+    "parse_defaults",
     "remove_alias",
     "sanitize_alias_name",
 ]
@@ -129,19 +131,19 @@ def get_alias(env, name: str) -> Alias:
     return alias
 
 
-_UNSET = object()
+UNCHANGED = object()  # edit_alias: keep the current value
 
 
-def edit_alias(env, name: str, *, new_name=None, model=None, record_id=_UNSET, defaults=None,
-               contact_policy=None, owner_model=_UNSET, owner_id=_UNSET) -> Alias:
+def edit_alias(env, name: str, *, new_name=None, model=None, record_id=UNCHANGED, defaults=None,
+               contact_policy=None, owner_model=UNCHANGED, owner_id=UNCHANGED) -> Alias:
     """Change an alias; arguments left out keep their value (``record_id=None`` removes the fixed record)."""
     alias = get_alias(env, name)
     model = model or alias.model
-    record_id = alias.record_id if record_id is _UNSET else record_id
+    record_id = alias.record_id if record_id is UNCHANGED else record_id
     defaults = alias.defaults if defaults is None else defaults
     contact_policy = contact_policy or alias.contact_policy
-    owner_model = alias.owner_model if owner_model is _UNSET else owner_model
-    owner_id = alias.owner_id if owner_id is _UNSET else owner_id
+    owner_model = alias.owner_model if owner_model is UNCHANGED else owner_model
+    owner_id = alias.owner_id if owner_id is UNCHANGED else owner_id
     _check_values(env, model, record_id, defaults, contact_policy, owner_model, owner_id)
     with env.atomic():
         if new_name is not None:
@@ -218,10 +220,3 @@ def is_sender_allowed(env, alias: Alias, sender_email: str, author_contact) -> t
             return False, (f"The address {alias.address} accepts mail only from followers of its document, and "
                            f"{sender_email or 'the sender'} is not one.")
     return True, ""
-
-
-def require_alias(env, alias_id: int) -> Alias:
-    alias = Alias.get_or_none(Alias.id == alias_id)
-    if alias is None:
-        raise NotFound(f"No alias #{alias_id}.")
-    return alias

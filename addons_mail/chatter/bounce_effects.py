@@ -21,6 +21,7 @@ __all__ = [
     "BounceEvent",
     "VerpLookup",
     "apply_bounce",
+    "bounced_message",
     "hard_bounce_count",
     "reset_bounce_counter",
 ]
@@ -79,8 +80,8 @@ def _notifications_for(email: str, mail_id: int | None, message_id: str | None):
     return None
 
 
-def bounced_documents(report: BounceReport, mail_id: int | None) -> Message | None:
-    """The message (of a thread) the bounce is about, when we know it."""
+def bounced_message(report: BounceReport, mail_id: int | None) -> Message | None:
+    """The thread message the bounce is about, when we know it."""
     if mail_id is not None:
         notification = Notification.select(Notification.message).where(Notification.mail_id == mail_id).first()
         if notification is not None:

@@ -221,13 +221,13 @@ def alias_list(env, as_json):
 @pass_env
 def alias_edit(env, name, new_name, model, record_id, no_record, defaults, contact_policy, owner):
     """Change an alias."""
-    from addons_mail.chatter.aliases import _UNSET, edit_alias, parse_defaults
+    from addons_mail.chatter.aliases import UNCHANGED, edit_alias, parse_defaults
 
     if no_record and record_id is not None:
         raise UserError("Give either --record or --no-record, not both.")
-    owner_model, owner_id = _owner(owner) if owner else (_UNSET, _UNSET)
+    owner_model, owner_id = _owner(owner) if owner else (UNCHANGED, UNCHANGED)
     alias = edit_alias(env, name, new_name=new_name, model=model,
-                       record_id=None if no_record else (record_id if record_id is not None else _UNSET),
+                       record_id=None if no_record else (record_id if record_id is not None else UNCHANGED),
                        defaults=parse_defaults(defaults) if defaults is not None else None,
                        contact_policy=contact_policy, owner_model=owner_model, owner_id=owner_id)
     click.echo(f"Alias {alias.address} updated.")

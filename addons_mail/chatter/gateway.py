@@ -30,7 +30,7 @@ from email.utils import formataddr
 from kernel.models import Contact, normalize_email
 
 from addons_mail.chatter.aliases import is_sender_allowed, matching_aliases
-from addons_mail.chatter.bounce_effects import VerpLookup, apply_bounce, bounced_documents, reset_bounce_counter
+from addons_mail.chatter.bounce_effects import VerpLookup, apply_bounce, bounced_message, reset_bounce_counter
 from addons_mail.chatter.bounces import BounceReport, detect_bounce
 from addons_mail.chatter.incoming import IncomingMessage, parse_incoming
 from addons_mail.chatter.loop_detection import is_allowlisted, messages_in_loop_window, record_loop_drop
@@ -98,7 +98,7 @@ class RouteDecision:
                                for r in self.bounce.recipients],
                 "bounced_message_id": self.bounce.bounced_message_id,
             }
-            message = bounced_documents(self.bounce, self.bounce_mail_id)
+            message = bounced_message(self.bounce, self.bounce_mail_id)
             if message is not None:
                 result["model"], result["res_id"] = message.model, message.res_id
         if self.refusal:

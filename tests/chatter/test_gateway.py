@@ -5,7 +5,7 @@ import logging
 from kernel.models import Contact
 
 from addons_mail.chatter.aliases import create_alias
-from addons_mail.chatter.gateway import explain_incoming, process_incoming
+from addons_mail.chatter.gateway import explain_incoming
 from addons_mail.chatter.models import Alias, LoopDrop, Message, MessageAttachment, Notification
 from addons_mail.chatter.thread import follow, message_post
 from addons_mail.fetchmail.models import DeadLetter, IncomingServer
