@@ -266,8 +266,8 @@ def _deliver(env, decision: RouteDecision, target: Target, server, message_id: s
         record = record_of(env, target.model, target.res_id)
         route_tag = target.kind
     author = decision.author
-    if author is None and msg.from_email:
-        author = formataddr((msg.from_name, msg.from_email)) if msg.from_name else msg.from_email
+    if author is None:
+        author = formataddr((msg.from_name, msg.from_email)) if msg.from_email else (msg.from_name or "Unknown sender")
     message_post(
         env, record, msg.body_html, author=author, subject=msg.subject or None, message_type="email",
         parent=target.parent, message_id=message_id, attachments=_attachments_to_keep(msg, server),

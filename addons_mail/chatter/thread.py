@@ -180,6 +180,8 @@ def _author_of(env, author) -> tuple[Contact | None, str | None, str | None]:
         return author, author.email, author.name
     from email.utils import parseaddr
 
+    if "@" not in str(author):  # a name without an address (an incoming mail with no usable From)
+        return None, None, str(author).strip() or None
     name, address = parseaddr(str(author))
     normalized = normalize_email(address or str(author))
     contact = None
@@ -196,8 +198,8 @@ def message_post(env, record, body: str, *, author: Contact | str | None = None,
     """Post a message on the thread of ``record`` and notify its followers; return the message.
 
     ``body`` is HTML (sanitized before it is stored), or plain text with ``body_is_text``.
-    ``author`` is a contact, an email (matched to a contact when one has it) or None for the current
-    user. ``subtype`` ``comment`` notifies every follower of it, ``note`` only followers who are
+    ``author`` is a contact, an email (matched to a contact when one has it), a bare name (no
+    address) or None for the current user. ``subtype`` ``comment`` notifies every follower of it, ``note`` only followers who are
     users; the author is never notified. ``attachments`` is a list of ``(filename, content, mimetype)``
     or :class:`~addons_mail.chatter.incoming.Attachment`. ``notify=False`` stores without notifying
     (auto-replies). Email notifications are queued in one batch, sent after the commit when

@@ -120,6 +120,15 @@ def test_contact_policy_everyone_accepts_anyone(chatter_env):
     assert _process(env, raw_email(sender="anyone@anywhere.example", to="info@example.com"))["route"] == "alias"
 
 
+def test_mail_without_a_sender_is_not_attributed_to_the_current_user(chatter_env):
+    env = chatter_env
+    create_alias(env, "support", "test.ticket")
+    raw = raw_email(to="support@example.com").replace(b"From: Customer <customer@client.example>", b"From: Nobody")
+    result = _process(env, raw)
+    message = Message.get(Message.message_id == result["message_id"])
+    assert (message.author_id, message.author_email, message.author_display) == (None, None, "Nobody")
+
+
 def test_mail_only_to_the_catchall_is_refused_with_a_reply(chatter_env):
     env = chatter_env
     result = _process(env, raw_email(sender="lost@client.example", to="catchall@example.com", subject="Hello?"))
