@@ -6,14 +6,15 @@ then, alternating R times (default 3):
 * Juniper: ``fetch_server`` on a fresh database, every message handed to the installed gateway in its
   own committed transaction, then ``\\Seen`` set by UID STORE. The gateway is the chatter with the
   ``crm`` plugin (the server's model is ``crm.lead``: every message creates a lead and is posted on
-  it) when those addons install, else the throwaway gateway of the fetchmail tests (said on output).
+  it) when those addons install, else (or with ``--gateway test``) the throwaway gateway of the
+  fetchmail tests, which measures the transport alone (said on output).
 * Bare: imaplib login, SELECT, UID FETCH of BODY.PEEK[] in chunks of the same size, and
   ``email.message_from_bytes(policy=email.policy.default)`` of each message.
 
 Between runs the ``\\Seen`` flags are cleared so both sides read the same unseen mailbox. Prints
 messages/second for both sides (medians) and the ratio Juniper / bare (target >= 0.3).
 
-Usage: python3 bench/incoming.py [--messages 2000] [--runs 3] [--db postgresql://...]
+Usage: python3 bench/incoming.py [--messages 2000] [--runs 3] [--db postgresql://...] [--gateway chatter|test]
 """
 import argparse
 import email
@@ -106,7 +107,7 @@ def fresh_database_url(base_url: str | None, folder: str) -> tuple[str, object]:
     return f"{base_url}{separator}options=-csearch_path%3D{schema}", drop
 
 
-def prepare_juniper(url: str, dovecot: Dovecot):
+def prepare_juniper(url: str, dovecot: Dovecot, gateway_choice: str = "chatter"):
     """A fresh environment with a gateway and a confirmed IMAP server: (env, server, gateway name)."""
     from kernel.addons import discover_addons
     from kernel.env import open_environment
@@ -115,14 +116,18 @@ def prepare_juniper(url: str, dovecot: Dovecot):
     env = open_environment(url)
     env.ensure_initialized("Bench Company", "admin@mycompany.example")
     model = None
-    try:
-        install_addons(env, ["crm"])
-        gateway, model = "chatter + crm (default model crm.lead)", "crm.lead"
-    except Exception as error:  # the chatter or crm is not installable yet: use the tests gateway
+    reason = "chosen with --gateway test"
+    if gateway_choice == "chatter":
+        try:
+            install_addons(env, ["crm"])
+            gateway, model = "chatter + crm (default model crm.lead)", "crm.lead"
+        except Exception as error:  # the chatter or crm is not installable yet: use the tests gateway
+            reason = f"chatter/crm not installable: {error}"
+    if model is None:
         os.environ["JUNIPER_ADDONS_PATH"] = TEST_ADDONS
         env.available_addons = discover_addons()
         install_addons(env, ["fetchmail", "fetchmail_test_gateway"])
-        gateway = f"throwaway test gateway (chatter/crm not installable: {error})"
+        gateway = f"throwaway test gateway, transport only ({reason})"
     from addons_mail.fetchmail.models import IncomingServer
 
     server = IncomingServer.create(name="bench", server_type="imap", host=dovecot.host,
@@ -131,11 +136,12 @@ def prepare_juniper(url: str, dovecot: Dovecot):
     return env, server, gateway
 
 
-def juniper_run(dovecot: Dovecot, base_url: str | None, folder: str) -> tuple[int, float, str, dict]:
+def juniper_run(dovecot: Dovecot, base_url: str | None, folder: str,
+                gateway_choice: str) -> tuple[int, float, str, dict]:
     from addons_mail.fetchmail.fetch import fetch_server
 
     url, drop = fresh_database_url(base_url, folder)
-    env, server, gateway = prepare_juniper(url, dovecot)
+    env, server, gateway = prepare_juniper(url, dovecot, gateway_choice)
     try:
         started = time.perf_counter()
         run = fetch_server(env, server)
@@ -160,6 +166,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--db", help="PostgreSQL URL (a fresh schema per run); default: SQLite files.")
+    parser.add_argument("--gateway", choices=["chatter", "test"], default="chatter",
+                        help="chatter + crm (default, when installable) or the tests' throwaway gateway.")
     args = parser.parse_args()
 
     from addons_mail.fetchmail.fetch import IMAP_FETCH_CHUNK
@@ -177,7 +185,7 @@ def main() -> None:
             count, seconds = bare_imaplib_run(dovecot, IMAP_FETCH_CHUNK)
             bare_rates.append(count / seconds)
             clear_seen(dovecot)
-            count, seconds, gateway, routes = juniper_run(dovecot, args.db, folder)
+            count, seconds, gateway, routes = juniper_run(dovecot, args.db, folder, args.gateway)
             juniper_rates.append(count / seconds)
             print(f"run {number}: bare imaplib {bare_rates[-1]:8.0f} msgs/s | "
                   f"Juniper {juniper_rates[-1]:8.0f} msgs/s ({count} messages"
