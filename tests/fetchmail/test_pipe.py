@@ -74,9 +74,12 @@ def test_explain_without_a_gateway_says_so_and_stores_no_dead_letter(fetch_env, 
     assert DeadLetter.select().count() == 0
 
 
-@pytest.mark.parametrize("bad_url", ["postgresql://postgres@127.0.0.1:1/test",
-                                     "/nonexistent/folder/juniper.db"])
-def test_an_unavailable_database_exits_75_so_the_mta_retries(bad_url):
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_an_unavailable_database_exits_75_so_the_mta_retries(backend):
+    from tests.peers.ports import free_port
+
+    bad_url = {"postgresql": f"postgresql://postgres@127.0.0.1:{free_port()}/test?connect_timeout=5",
+               "sqlite": "/nonexistent/folder/juniper.db"}[backend]
     process = subprocess.run(
         [sys.executable, "-c", "from kernel.cli import main; main()",
          "--db", bad_url, "mail", "gateway", "process"],
