@@ -91,6 +91,8 @@ class Environment:
         """A transaction (nested ones are savepoints); ``on_commit`` callbacks run after the outermost
         one commits, and are dropped if it rolls back."""
         outermost = self.db.transaction_depth() == 0
+        if outermost:
+            self.params.cache_for_transaction(True)
         try:
             with self.db.atomic():
                 yield
@@ -98,6 +100,9 @@ class Environment:
             if outermost:
                 self._on_commit.clear()
             raise
+        finally:
+            if outermost:
+                self.params.cache_for_transaction(False)
         if outermost:
             self.run_commit_callbacks()
 

@@ -41,6 +41,25 @@ class Parameters:
 
     def __init__(self, specs: dict[str, ParameterSpec]):
         self.specs = specs
+        self._snapshot: dict[str, str | None] | None = None
+        self._caching = False
+
+    def cache_for_transaction(self, enabled: bool) -> None:
+        """Inside a transaction, read every parameter once (one query) and serve reads from memory.
+
+        The environment turns this on for its outermost transaction and off after it, so a
+        long-running worker still sees changes made by other processes at its next transaction.
+        """
+        self._caching = enabled
+        self._snapshot = None
+
+    def _stored(self, key: str) -> str | None:
+        if not self._caching:
+            row = Parameter.get_or_none(Parameter.key == key)
+            return None if row is None else row.value
+        if self._snapshot is None:
+            self._snapshot = {row.key: row.value for row in Parameter.select(Parameter.key, Parameter.value)}
+        return self._snapshot.get(key)
 
     def spec(self, key: str) -> ParameterSpec | None:
         return self.specs.get(key)
@@ -48,16 +67,15 @@ class Parameters:
     def get(self, key: str, default=None):
         """The value of ``key`` converted to its declared type; the declared default when unset."""
         spec = self.specs.get(key)
-        row = Parameter.get_or_none(Parameter.key == key)
-        if row is None or row.value is None:
+        value = self._stored(key)
+        if value is None:
             if default is not None or spec is None:
                 return default
             return spec.default
-        return convert(row.value, spec.type, key) if spec else row.value
+        return convert(value, spec.type, key) if spec else value
 
     def get_raw(self, key: str) -> str | None:
-        row = Parameter.get_or_none(Parameter.key == key)
-        return None if row is None else row.value
+        return self._stored(key)
 
     def set(self, key: str, value) -> None:
         """Store ``value`` for ``key``; declared keys are checked against their type."""
@@ -68,8 +86,12 @@ class Parameters:
         (Parameter.insert(key=key, value=text)
          .on_conflict(conflict_target=[Parameter.key], update={Parameter.value: text})
          .execute())
+        if self._snapshot is not None:
+            self._snapshot[key] = text
 
     def unset(self, key: str) -> bool:
+        if self._snapshot is not None:
+            self._snapshot.pop(key, None)
         return Parameter.delete().where(Parameter.key == key).execute() > 0
 
     def items(self) -> list[dict]:

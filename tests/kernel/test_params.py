@@ -44,3 +44,30 @@ def test_secret_is_generated_once(env):
     assert len(secret) == 64
     env.ensure_initialized()
     assert env.params.get("database.secret") == secret
+
+
+def test_parameters_are_read_once_per_transaction_and_fresh_after_it(env):
+    env.params.set("custom.a", "1")
+    queries = []
+
+    original = env.db.execute_sql
+
+    def counting(sql, *args, **kwargs):
+        if 'FROM "parameter"' in sql:
+            queries.append(sql)
+        return original(sql, *args, **kwargs)
+
+    env.db.execute_sql = counting
+    try:
+        with env.atomic():
+            for _ in range(5):
+                assert env.params.get("custom.a") == "1"
+                assert env.params.get("hosting") == "on-premise"
+            env.params.set("custom.a", "2")
+            assert env.params.get("custom.a") == "2"  # own writes are seen at once
+        assert len([q for q in queries if q.lstrip().upper().startswith("SELECT")]) == 1
+        from kernel.models import Parameter
+        Parameter.update(value="3").where(Parameter.key == "custom.a").execute()  # another process
+        assert env.params.get("custom.a") == "3"
+    finally:
+        env.db.execute_sql = original
