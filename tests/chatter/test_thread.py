@@ -159,7 +159,7 @@ def _statements_to_post(env, followers: int) -> int:
     follow(env, ticket, list(Contact.select().where(Contact.email.contains(f"-{followers}@"))))
     author = Contact.create(name="Author", email="author@example.com")
     with count_statements() as counter:
-        message = message_post(env, ticket, "<p>Hello all</p>", author=author, send_now=False)
+        message = message_post(env, ticket, f"<p>Hello {followers}</p>", author=author, send_now=False)
     assert Notification.select().where(Notification.message == message.id).count() == followers
     return len(counter.statements)
 
