@@ -24,11 +24,11 @@ from addons_mail.mass_mailing.body_template import BodyTemplate, recipient_field
 from addons_mail.mass_mailing.mailings import finish_if_complete, get_mailing
 from addons_mail.mass_mailing.models import Mailing, MailingTrace
 from addons_mail.mass_mailing.recipients import count_recipients, recipient_batches
+from addons_mail.mass_mailing.trace_updates import ORIGIN
 from addons_mail.mass_mailing.unsubscribe_tokens import UnsubscribeLinks
 
 log = logging.getLogger("juniper.mass_mailing.sending")
 
-ORIGIN = "mass_mailing"
 UNSUBSCRIBE_FOOTER = ('\n<p style="font-size:small;color:#888">'
                       '<a href="{url}">Unsubscribe</a> from these emails.</p>')
 
