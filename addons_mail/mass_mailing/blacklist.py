@@ -93,3 +93,18 @@ def blacklist_rows(include_removed: bool = False) -> list[dict]:
         query = query.where(BlacklistEntry.active == True)  # noqa: E712
     return [{"email": e.email, "reason": e.reason, "active": e.active, "created_at": e.created_at,
              "updated_at": e.updated_at} for e in query]
+
+
+def blacklist_history(email: str) -> dict:
+    """The entry of ``email`` (None when never blacklisted) and the log notes on it and its contacts."""
+    address = _checked_address(email)
+    entry = BlacklistEntry.get_or_none(BlacklistEntry.email == address)
+    contacts = Contact.select(Contact.id).where(Contact.email_normalized == address)
+    condition = MailingNote.contact.in_(contacts)
+    if entry is not None:
+        condition |= MailingNote.entry == entry.id
+    notes = [{"date": note.created_at, "on": "blacklist entry" if note.entry_id else f"contact {note.contact_id}",
+              "author": note.author, "note": note.body}
+             for note in MailingNote.select().where(condition).order_by(MailingNote.created_at, MailingNote.id)]
+    return {"email": address, "blacklisted": bool(entry and entry.active),
+            "reason": entry.reason if entry else None, "notes": notes}

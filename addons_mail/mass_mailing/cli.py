@@ -247,6 +247,23 @@ def blacklist_list(env, include_removed, as_json):
                   empty="The blacklist is empty.")
 
 
+@blacklist.command("show")
+@click.argument("email")
+@json_option
+@pass_env
+def blacklist_show(env, email, as_json):
+    """Whether an address is blacklisted, and the log notes on its entry and contacts."""
+    from addons_mail.mass_mailing.blacklist import blacklist_history
+
+    history = blacklist_history(email)
+    if as_json:
+        print_json(history)
+        return
+    state = f"blacklisted: {history['reason']}" if history["blacklisted"] else "not blacklisted"
+    click.echo(f"{history['email']} is {state}")
+    print_listing(history["notes"], ["date", "on", "author", "note"], False, empty="No log notes.")
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8069, show_default=True, type=int, help="Port to listen on.")

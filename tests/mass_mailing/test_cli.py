@@ -74,6 +74,9 @@ def test_blacklist_commands(run):
     rows = json.loads(run("blacklist", "list", "--json").output)
     assert [(r["email"], r["reason"]) for r in rows] == [("mary@customer.example", "asked")]
     assert run("blacklist", "remove", "mary@customer.example", "--reason", "back").exit_code == 0
+    history = json.loads(run("blacklist", "show", "mary@customer.example", "--json").output)
+    assert not history["blacklisted"]
+    assert [n["note"] for n in history["notes"]] == ["Blacklisted: asked", "Removed from the blacklist: back"]
     assert json.loads(run("blacklist", "list", "--json").output) == []
     result = run("blacklist", "remove", "mary@customer.example", "--reason", "again")
     assert result.exit_code == 2 and "is not blacklisted" in result.output
