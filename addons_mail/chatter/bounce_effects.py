@@ -42,11 +42,26 @@ class BounceEvent:
 
 class VerpLookup:
     """``verp_parse`` for :func:`~addons_mail.chatter.bounces.detect_bounce`: decodes a bounce tag into
-    the outgoing mail id (kept in ``mail_id``), its recipient and its Message-Id. Reads only."""
+    the outgoing mail id (kept in ``mail_id``), its recipient and its Message-Id. Reads only.
 
-    def __init__(self, env):
+    A mail id can name several notifications over time (on SQLite the id of an auto-deleted mail is
+    given again to a later one), so when it does, the Message-Id quoted in the bounce chooses; without
+    one, the newest notification wins.
+    """
+
+    def __init__(self, env, msg=None, **detect_options):
         self.env = env
+        self.msg = msg
+        self.detect_options = detect_options
         self.mail_id: int | None = None
+
+    def _quoted_message_id(self) -> str | None:
+        from addons_mail.chatter.bounces import detect_bounce
+
+        if self.msg is None:
+            return None
+        report = detect_bounce(self.msg, **self.detect_options)
+        return report.bounced_message_id if report is not None else None
 
     def __call__(self, token: str) -> VerpTarget | None:
         from addons_mail.mail_server.api import mail_id_from_bounce_token
@@ -55,10 +70,14 @@ class VerpLookup:
         if mail_id is None:
             return None
         self.mail_id = mail_id
-        notification = (Notification.select(Notification, Message).join(Message)
-                        .where(Notification.mail_id == mail_id).first())
-        if notification is not None:
-            return VerpTarget(notification.email, notification.message.message_id)
+        candidates = list(Notification.select(Notification, Message).join(Message)
+                          .where(Notification.mail_id == mail_id).order_by(Notification.id.desc()))
+        if candidates:
+            chosen = candidates[0]
+            if len({n.message_id for n in candidates}) > 1:
+                quoted = self._quoted_message_id()
+                chosen = next((n for n in candidates if n.message.message_id == quoted), chosen)
+            return VerpTarget(chosen.email, chosen.message.message_id)
         mail_model = self.env.models.get("mail.mail")
         mail = mail_model.get_or_none(mail_model.id == mail_id) if mail_model is not None else None
         if mail is not None:
@@ -72,22 +91,26 @@ class VerpLookup:
 def _notifications_for(email: str, mail_id: int | None, message_id: str | None):
     """Query of the notifications a bounce for ``email`` is about (by mail id, else by Message-Id)."""
     condition = fn.LOWER(Notification.email) == email
-    if mail_id is not None:
-        return Notification.select(Notification.id).where((Notification.mail_id == mail_id) & condition)
     if message_id:
-        messages = Message.select(Message.id).where(Message.message_id == message_id)
-        return Notification.select(Notification.id).where(Notification.message.in_(messages) & condition)
-    return None
+        condition &= Notification.message.in_(Message.select(Message.id).where(Message.message_id == message_id))
+    if mail_id is not None:
+        condition &= Notification.mail_id == mail_id
+    elif not message_id:
+        return None
+    return Notification.select(Notification.id).where(condition)
 
 
 def bounced_message(report: BounceReport, mail_id: int | None) -> Message | None:
     """The thread message the bounce is about, when we know it."""
+    if report.bounced_message_id:
+        message = Message.get_or_none(Message.message_id == report.bounced_message_id)
+        if message is not None:
+            return message
     if mail_id is not None:
-        notification = Notification.select(Notification.message).where(Notification.mail_id == mail_id).first()
+        notification = (Notification.select(Notification.message).where(Notification.mail_id == mail_id)
+                        .order_by(Notification.id.desc()).first())
         if notification is not None:
             return Message.get_or_none(Message.id == notification.message_id)
-    if report.bounced_message_id:
-        return Message.get_or_none(Message.message_id == report.bounced_message_id)
     return None
 
 

@@ -121,9 +121,10 @@ def _detect_bounce(env, msg: IncomingMessage) -> tuple[BounceReport | None, int 
     from addons_mail.mail_server.api import bounce_address
 
     address = bounce_address(env)
-    lookup = VerpLookup(env)
-    report = detect_bounce(msg, [address] if address else [],
-                           bounce_alias=(env.params.get("mail.bounce.alias") or "bounce"), verp_parse=lookup)
+    options = {"bounce_addresses": [address] if address else [],
+               "bounce_alias": env.params.get("mail.bounce.alias") or "bounce"}
+    lookup = VerpLookup(env, msg, **options)
+    report = detect_bounce(msg, **options, verp_parse=lookup)
     return report, lookup.mail_id
 
 

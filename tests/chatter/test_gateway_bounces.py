@@ -141,3 +141,20 @@ def test_malformed_corpus_goes_through_the_gateway_without_a_crash(chatter_env, 
     assert result["route"] in ROUTES
     stored = (Message.select().count() + DeadLetter.select().count() + BounceRecord.select().count())
     assert stored >= 1 or result["route"] in ("bounce", "catchall_refused", "refused", "loop", "duplicate")
+
+
+def test_a_reused_mail_id_bounces_only_the_notification_of_the_quoted_message(chatter_env):
+    """On SQLite the id of an auto-deleted mail is given again to a later mail: the bounce tag then
+    names two notifications, and the Message-Id quoted in the DSN says which one bounced."""
+    env = chatter_env
+    ticket = env["test.ticket"].create(name="T")
+    follow(env, ticket, ["gone@client.example"])
+    first = message_post(env, ticket, "first", author="agent@example.com", send_now=False)
+    second = message_post(env, ticket, "second", author="agent@example.com", send_now=False)
+    reused = Notification.get(Notification.message == first.id).mail_id
+    Notification.update(mail_id=reused).where(Notification.message == second.id).execute()
+    dsn = _dsn(tagged_bounce_address(env, reused)).replace(
+        b"--R--", f"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {first.message_id}\r\n\r\n--R--".encode())
+    assert _process(env, dsn)["res_id"] == ticket.id
+    assert [n.status for n in failed_deliveries(first)] == ["bounce"]
+    assert failed_deliveries(second) == []
