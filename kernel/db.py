@@ -57,6 +57,18 @@ class JSONField(peewee.TextField):
         return None if value is None else json.loads(value)
 
 
+class MonotonicAutoField(peewee.AutoField):
+    """A primary key never handed out twice, even after rows are deleted (SQLite's AUTOINCREMENT;
+    PostgreSQL sequences never reuse values). Use it where an id leaves the database, e.g. in a
+    bounce address, and its row may be deleted later."""
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        if isinstance(self.model._meta.database, peewee.SqliteDatabase):
+            return peewee.NodeList((node, peewee.SQL("AUTOINCREMENT")))
+        return node
+
+
 class BaseModel(peewee.Model):
     """Base of every Juniper record.
 
@@ -68,3 +80,45 @@ class BaseModel(peewee.Model):
 
     class Meta:
         legacy_table_names = False
+
+
+def bulk_insert(database: peewee.Database, model, rows: list[dict], chunk_size: int = 1000) -> list[int]:
+    """Insert ``rows`` (dicts of field name -> Python value) and return their ids, in order.
+
+    The DB-API's own batch call does the work (``executemany`` on SQLite, ``execute_values`` with
+    ``RETURNING id`` on PostgreSQL): building one peewee query per chunk costs more than the insert.
+    On SQLite the call must run inside a transaction: the write lock it holds makes the new ids
+    consecutive, so they are read back from ``last_insert_rowid()``.
+    """
+    if not rows:
+        return []
+    fields = model._meta.fields
+    keys = set().union(*rows)
+    columns = [name for name in fields if name != "id" and (name in keys or fields[name].default is not None)]
+    defaults = {}
+    for name in columns:
+        field = fields[name]
+        defaults[name] = field.default() if callable(field.default) else field.default
+    converters = [fields[name].db_value for name in columns]
+    table = model._meta.table_name
+    column_sql = ", ".join(f'"{fields[name].column_name}"' for name in columns)
+    ids: list[int] = []
+    for start in range(0, len(rows), chunk_size):
+        values = [tuple(convert(row.get(name, defaults[name])) for name, convert in zip(columns, converters))
+                  for row in rows[start:start + chunk_size]]
+        if is_postgres(database):
+            from psycopg2.extras import execute_values
+
+            cursor = database.cursor()
+            result = execute_values(cursor, f'INSERT INTO "{table}" ({column_sql}) VALUES %s RETURNING id',
+                                    values, page_size=len(values), fetch=True)
+            ids.extend(row[0] for row in result)
+        else:
+            if not database.in_transaction():
+                raise RuntimeError("bulk_insert on SQLite must run inside a transaction")
+            cursor = database.cursor()
+            placeholders = ", ".join("?" for _ in columns)
+            cursor.executemany(f'INSERT INTO "{table}" ({column_sql}) VALUES ({placeholders})', values)
+            last = database.execute_sql("SELECT last_insert_rowid()").fetchone()[0]
+            ids.extend(range(last - len(values) + 1, last + 1))
+    return ids

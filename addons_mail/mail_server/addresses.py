@@ -2,6 +2,7 @@
 
 Everything here is pure: it reads parameters but writes nothing, so ``explain`` can show it.
 """
+import functools
 import hashlib
 import hmac
 import re
@@ -14,6 +15,7 @@ _TOKEN_PATTERN = re.compile(r"^(\d+)-([0-9a-f]{12})$")
 _HEADER_INJECTION = re.compile(r"[\r\n]")
 
 
+@functools.lru_cache(maxsize=8192)
 def split_address(text: str | None) -> tuple[str, str]:
     """(display name, address) of one address text; the address is '' when there is none."""
     if not text:

@@ -4,7 +4,6 @@ Every mail goes through the queue: ``queue_mail`` stores it and, with ``send_now
 to send it right after the current transaction commits.
 """
 import hashlib
-import json
 import os
 import time
 
@@ -13,6 +12,7 @@ from addons_mail.mail_server.addresses import default_from_address, mail_id_from
 from addons_mail.mail_server.addresses import format_address, split_addresses
 from addons_mail.mail_server.models import MailAttachment, MailContent, MailServer, OutgoingMail
 from addons_mail.mail_server.queue import QueueRunStats, process_queue
+from kernel.db import bulk_insert
 from kernel.errors import UserError
 
 __all__ = [
@@ -88,7 +88,7 @@ def _normalized(env, row: dict, now) -> dict:
         "mail": {
             "email_from": email_from, "email_to": email_to, "email_cc": email_cc, "email_bcc": email_bcc,
             "reply_to": _address_text("Reply-To", row.get("reply_to")) or None, "subject": subject,
-            "headers": json.dumps(dict(row["headers"]), sort_keys=True) if row.get("headers") else None,
+            "headers": dict(row["headers"]) if row.get("headers") else None,
             "references": row.get("references"), "in_reply_to": row.get("in_reply_to"),
             "message_id": message_id, "server": server.id if server is not None else None,
             "server_forced": server is not None, "origin": row.get("origin"),
@@ -100,7 +100,7 @@ def _normalized(env, row: dict, now) -> dict:
     }
 
 
-def _store_contents(contents: dict[str, tuple]) -> dict[str, int]:
+def _store_contents(env, contents: dict[str, tuple]) -> dict[str, int]:
     """Content id by digest, inserting the contents not stored yet."""
     ids: dict[str, int] = {}
     digests = list(contents)
@@ -109,6 +109,11 @@ def _store_contents(contents: dict[str, tuple]) -> dict[str, int]:
         for content_id, digest in MailContent.select(MailContent.id, MailContent.digest).where(
                 MailContent.digest.in_(chunk)).tuples():
             ids[digest] = content_id
+    plain = [digest for digest in digests if digest not in ids and not contents[digest][2]]
+    rows = [{"digest": digest, "body_html": contents[digest][0], "body_text": contents[digest][1]}
+            for digest in plain]
+    for digest, content_id in zip(plain, _insert_rows(env, MailContent, rows)):
+        ids[digest] = content_id
     for digest in digests:
         if digest in ids:
             continue
@@ -120,18 +125,9 @@ def _store_contents(contents: dict[str, tuple]) -> dict[str, int]:
     return ids
 
 
-def _insert_mails(env, rows: list[dict]) -> list[int]:
-    ids: list[int] = []
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        chunk = rows[start:start + _INSERT_CHUNK]
-        if env.is_postgres:
-            cursor = OutgoingMail.insert_many(chunk).returning(OutgoingMail.id).execute()
-            ids.extend(row[0] if isinstance(row, tuple) else row.id for row in cursor)
-        else:
-            # One INSERT statement holds SQLite's write lock, so its rows get consecutive ids.
-            last = OutgoingMail.insert_many(chunk).execute()
-            ids.extend(range(last - len(chunk) + 1, last + 1))
-    return ids
+def _insert_rows(env, model, rows: list[dict]) -> list[int]:
+    """Insert ``rows`` in batches; their ids, in order."""
+    return bulk_insert(env.db, model, rows, _INSERT_CHUNK)
 
 
 def queue_mails(env, rows: list[dict]) -> list[int]:
@@ -145,12 +141,12 @@ def queue_mails(env, rows: list[dict]) -> list[int]:
         contents.setdefault(digest, item["content"])
         digests.append(digest)
     with env.atomic():
-        content_ids = _store_contents(contents)
+        content_ids = _store_contents(env, contents)
         mails = []
         for item, digest in zip(normalized, digests):
             item["mail"]["content"] = content_ids[digest]
             mails.append(item["mail"])
-        ids = _insert_mails(env, mails)
+        ids = _insert_rows(env, OutgoingMail, mails)
         send_now = [mail_id for mail_id, item in zip(ids, normalized) if item["send_now"]]
         if send_now:
             _send_after_commit(env, send_now)

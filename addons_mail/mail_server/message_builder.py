@@ -41,9 +41,28 @@ class MessageBuilder:
                                                      key_row.private_key_pem.encode("ascii"))
         self.hooked = bool(env.pm.hook.before_mail_send.get_hookimpls())
         self.refusal = None
+        self.prefetched: dict[int, bytes] = {}
+
+    def prefetch(self, content_ids) -> None:
+        """Serialize the bodies of ``content_ids`` not cached yet, with two queries for all of them."""
+        wanted = set(content_ids)
+        self.prefetched = {cid: body for cid in wanted if (body := self.bodies.get(cid)) is not None}
+        missing = sorted(wanted - set(self.prefetched))
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            attachments: dict[int, list] = {}
+            for a in (MailAttachment.select().where(MailAttachment.content.in_(chunk))
+                      .order_by(MailAttachment.content, MailAttachment.sequence, MailAttachment.id)):
+                attachments.setdefault(a.content_id, []).append((a.filename, a.mimetype, bytes(a.data)))
+            for content_id, body_html, body_text in (MailContent.select(
+                    MailContent.id, MailContent.body_html, MailContent.body_text)
+                    .where(MailContent.id.in_(chunk)).tuples()):
+                body = serialize_body(body_html, body_text, attachments.get(content_id, ()))
+                self.prefetched[content_id] = body
+                self.bodies.put(content_id, body)
 
     def body(self, content_id: int) -> bytes:
-        body = self.bodies.get(content_id)
+        body = self.prefetched.get(content_id) or self.bodies.get(content_id)
         if body is None:
             content = MailContent.get_by_id(content_id)
             attachments = [(a.filename, a.mimetype, bytes(a.data)) for a in

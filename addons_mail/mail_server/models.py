@@ -3,7 +3,7 @@ import datetime
 
 import peewee
 
-from kernel.db import BaseModel, JSONField
+from kernel.db import BaseModel, JSONField, MonotonicAutoField
 
 ENCRYPTIONS = ("none", "starttls", "ssl")
 AUTHENTICATIONS = ("login", "certificate")
@@ -80,6 +80,7 @@ class OutgoingMail(BaseModel):
     """One email in the send queue (SPEC §2.4); recipients are stored as comma-separated text."""
 
     model_name = "mail.mail"
+    id = MonotonicAutoField()  # ids go out in bounce addresses: never reuse one of a deleted mail
     state = peewee.CharField(default="outgoing")
     failure_type = peewee.CharField(null=True)
     failure_reason = peewee.TextField(null=True)

@@ -248,6 +248,7 @@ class QueueRunner:
             row["_decision"] = decision
             row["_envelope"] = envelope
             groups[(id(server), decision.envelope_from)].append((server, row))
+        self.builder.prefetch(row["content_id"] for members in groups.values() for _server, row in members)
         for members in groups.values():
             server = members[0][0]
             self.send_group(server, [row for _server, row in members], outcome, now)

@@ -16,6 +16,7 @@ from email.utils import formataddr
 
 import peewee
 
+from kernel.db import bulk_insert
 from kernel.errors import UserError
 
 from addons_mail.mass_mailing.blacklist import blacklisted_among
@@ -152,7 +153,7 @@ def _queue_batch(env, renderer: MailingRenderer, rows: list[dict]) -> tuple[int,
         trace.update(mail_id=None, message_id=None)
     all_traces = traces + cancelled
     for start in range(0, len(all_traces), 500):
-        MailingTrace.insert_many(all_traces[start:start + 500]).execute()
+        bulk_insert(env.db, MailingTrace, all_traces[start:start + 500])
     return len(traces), len(cancelled)
 
 

@@ -246,3 +246,17 @@ def test_dkim_signed_mail_verifies_against_the_local_dns(mail_env, add_server, s
     (received,) = smtp_peer.messages
     assert received.content.startswith(b"DKIM-Signature: v=1; a=rsa-sha256")
     assert dkim.verify(received.content, dnsfunc=dnsfunc)
+
+
+def test_ids_of_deleted_mails_are_never_reused(env, install):
+    """A bounce tag carries the mail id; a later mail must not inherit the id of a deleted one."""
+    from addons_mail.mail_server.api import queue_mail
+    from addons_mail.mail_server.models import OutgoingMail
+
+    install(env, "mail_server")
+    first = queue_mail(env, email_from="a@example.com", email_to="b@example.com", subject="1",
+                       body_html="<p>1</p>", send_now=False)
+    OutgoingMail.delete().where(OutgoingMail.id == first.id).execute()
+    second = queue_mail(env, email_from="a@example.com", email_to="b@example.com", subject="2",
+                        body_html="<p>2</p>", send_now=False)
+    assert second.id > first.id
