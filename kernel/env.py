@@ -33,6 +33,7 @@ class Environment:
         self.model_addon: dict[str, str] = {}
         self._on_commit: list = []
         self._user_login: str | None = None
+        self._transaction_cache: dict | None = None
         self.db.bind(KERNEL_MODELS)
         self.db.create_tables(KERNEL_MODELS, safe=True)
         for model in KERNEL_MODELS:
@@ -93,6 +94,7 @@ class Environment:
         outermost = self.db.transaction_depth() == 0
         if outermost:
             self.params.cache_for_transaction(True)
+            self._transaction_cache = {}
         try:
             with self.db.atomic():
                 yield
@@ -103,6 +105,7 @@ class Environment:
         finally:
             if outermost:
                 self.params.cache_for_transaction(False)
+                self._transaction_cache = None
         if outermost:
             self.run_commit_callbacks()
 
@@ -129,10 +132,25 @@ class Environment:
 
     def as_user(self, login: str) -> "Environment":
         self._user_login = login
+        if self._transaction_cache is not None:
+            self._transaction_cache.clear()
         return self
+
+    def _cached(self, key: str, compute):
+        """``compute()``, remembered until the end of the outermost transaction (not cached outside)."""
+        cache = self._transaction_cache
+        if cache is None:
+            return compute()
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     @property
     def user(self) -> User | None:
+        """The current user (the one named by ``as_user``, else the first active one)."""
+        return self._cached("user", self._current_user)
+
+    def _current_user(self) -> User | None:
         query = User.select().where(User.active == True)  # noqa: E712
         if self._user_login:
             user = query.where(User.login == self._user_login).first()
@@ -143,6 +161,10 @@ class Environment:
 
     @property
     def company(self) -> Company | None:
+        """The current user's company, else the first company."""
+        return self._cached("company", self._current_company)
+
+    def _current_company(self) -> Company | None:
         user = self.user
         if user is not None and user.company_id:
             return user.company

@@ -274,7 +274,7 @@ def _deliver(env, decision: RouteDecision, target: Target, server, message_id: s
         parent=target.parent, message_id=message_id, attachments=_attachments_to_keep(msg, server),
         notify=not msg.is_auto_reply, is_auto_reply=msg.is_auto_reply, gateway_route=route_tag,
     )
-    if target.alias is not None:
+    if target.alias is not None and target.alias.status != "valid":
         Alias.update(status="valid", status_reason=None).where(Alias.id == target.alias.id).execute()
     return record.model_name, record.id
 
