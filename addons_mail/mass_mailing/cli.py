@@ -1,5 +1,6 @@
 """``juniper mailing …``, ``juniper blacklist …`` and ``juniper web``."""
 import datetime
+import sys
 import time
 
 import click
@@ -48,7 +49,7 @@ def _send_with_progress(env, mailing_id: int, batch_size: int | None) -> None:
         return f"{done[0] / elapsed:,.0f} recipients/s" if elapsed > 0 and done[0] else ""
 
     with click.progressbar(length=max(total, 1), label=f"Mailing {mailing_id}", show_eta=True, show_pos=True,
-                           item_show_func=rate, file=click.get_text_stream("stderr")) as bar:
+                           item_show_func=rate, file=sys.stderr) as bar:
         def advance(count):
             done[0] += count
             bar.update(count, current_item=done[0])
