@@ -88,10 +88,18 @@ class Environment:
     # -- transactions ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def atomic(self):
-        """A transaction (nested ones are savepoints); ``on_commit`` callbacks run after the outermost
-        one commits, and are dropped if it rolls back."""
+    def atomic(self, savepoint: bool = False):
+        """A transaction; ``on_commit`` callbacks run after the outermost one commits, and are dropped
+        if it rolls back.
+
+        Inside a transaction, a nested block joins it (an error rolls back the whole transaction as it
+        propagates); pass ``savepoint=True`` where the caller catches the error and goes on, so that only
+        the block's own writes are undone.
+        """
         outermost = self.db.transaction_depth() == 0
+        if not outermost and not savepoint:
+            yield
+            return
         if outermost:
             self.params.cache_for_transaction(True)
             self._transaction_cache = {}
@@ -135,6 +143,12 @@ class Environment:
         if self._transaction_cache is not None:
             self._transaction_cache.clear()
         return self
+
+    @property
+    def transaction_cache(self) -> dict | None:
+        """A dict that lives until the end of the outermost transaction (None outside one), for
+        lookups repeated within one unit of work."""
+        return self._transaction_cache
 
     def _cached(self, key: str, compute):
         """``compute()``, remembered until the end of the outermost transaction (not cached outside)."""

@@ -110,11 +110,10 @@ class RouteDecision:
 
 # -- deciding ------------------------------------------------------------------------------------
 
-def _find_author(msg: IncomingMessage) -> Contact | None:
-    if not msg.from_email:
-        return None
-    return (Contact.select().where(Contact.email_normalized == normalize_email(msg.from_email))
-            .order_by(Contact.id).first())
+def _find_author(env, msg: IncomingMessage) -> Contact | None:
+    from addons_mail.chatter.thread import contact_by_email
+
+    return contact_by_email(env, normalize_email(msg.from_email)) if msg.from_email else None
 
 
 def _detect_bounce(env, msg: IncomingMessage) -> tuple[BounceReport | None, int | None]:
@@ -198,7 +197,7 @@ def decide_route(env, msg: IncomingMessage, server=None) -> RouteDecision:
     if report is not None:
         return RouteDecision("bounce", msg, bounce=report, bounce_mail_id=mail_id,
                              reason="Delivery failure report (" + ", ".join(report.recognised_by or ["tag"]) + ").")
-    author = _find_author(msg)
+    author = _find_author(env, msg)
     decision = _decide_destination(env, msg, server, author)
     if decision.targets:
         loop = _loop_reason(env, msg, decision.targets)
@@ -286,7 +285,7 @@ def _deliver_to_targets(env, decision: RouteDecision, raw: bytes, server) -> dic
     delivered, errors = [], []
     for index, target in enumerate(decision.targets):
         try:
-            with env.atomic():
+            with env.atomic(savepoint=True):
                 delivered.append(_deliver(env, decision, target, server,
                                           decision.msg.message_id if index == 0 else None))
         except Exception as error:  # one failing target (a model refusing the mail) must not lose it

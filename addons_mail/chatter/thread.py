@@ -102,14 +102,31 @@ def followers_of(record) -> list[Follower]:
 
 # -- contacts ----------------------------------------------------------------------------------
 
+def contact_by_email(env, normalized: str | None) -> Contact | None:
+    """The first contact whose normalized email is ``normalized``; remembered for the transaction
+    (the gateway asks for the sender several times while routing one message)."""
+    if not normalized:
+        return None
+    cache = env.transaction_cache
+    key = ("contact", normalized)
+    if cache is not None and key in cache:
+        return cache[key]
+    contact = Contact.select().where(Contact.email_normalized == normalized).order_by(Contact.id).first()
+    if cache is not None:
+        cache[key] = contact
+    return contact
+
+
 def find_or_create_contact(env, email: str, name: str | None = None) -> Contact:
     """The first contact with this email, else a new one named ``name`` (or the address's local part)."""
     normalized = normalize_email(email)
     if not normalized or "@" not in normalized:
         raise UserError(f"{email!r} is not an email address.")
-    contact = (Contact.select().where(Contact.email_normalized == normalized).order_by(Contact.id).first())
+    contact = contact_by_email(env, normalized)
     if contact is None:
         contact = Contact.create(name=name or normalized.split("@")[0], email=email, company=env.company)
+        if env.transaction_cache is not None:
+            env.transaction_cache[("contact", normalized)] = contact
     return contact
 
 
@@ -184,9 +201,7 @@ def _author_of(env, author) -> tuple[Contact | None, str | None, str | None]:
         return None, None, str(author).strip() or None
     name, address = parseaddr(str(author))
     normalized = normalize_email(address or str(author))
-    contact = None
-    if normalized:
-        contact = Contact.select().where(Contact.email_normalized == normalized).order_by(Contact.id).first()
+    contact = contact_by_email(env, normalized)
     return contact, (address or str(author)).strip() or None, name or None
 
 

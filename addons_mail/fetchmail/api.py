@@ -100,7 +100,7 @@ def hand_over_message(env, raw: bytes, server=None) -> HandOver:
     acknowledged.
     """
     try:
-        with env.atomic():
+        with env.atomic(savepoint=True):
             result = env.pm.hook.process_incoming_message(env=env, raw=raw, server=server)
     except Exception as error:
         if _is_database_down(error):
