@@ -25,7 +25,8 @@ def register_parameters(register):
              help="Emails that may leave per UTC day (0: unlimited; 200 when unset in the online profile).")
     register("mail.session.batch.size", 1000, int, help="Mails sent over one SMTP session before it is renewed.")
     register("mail.queue.batch.size", 10000, int, help="Mails claimed by one queue run.")
-    register("mail.queue.claim.size", 500, int, help="Mails claimed per database round trip.")
+    register("mail.queue.claim.size", 50, int,
+             help="Mails claimed per database round trip; after a crash at most this many may be sent twice.")
     register("mail.queue.lease.seconds", 600, int,
              help="How long a claimed mail stays reserved for its worker before another may take it.")
     register("mail.queue.max.attempts", 10, int, help="Attempts before a temporary failure becomes final.")
