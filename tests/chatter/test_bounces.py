@@ -7,7 +7,9 @@ import pytest
 from addons_mail.chatter.bounces import VerpTarget, classify_failure, detect_bounce
 from addons_mail.chatter.incoming import parse_incoming
 
-CORPUS = Path("/work/shared/corpus")
+from tests.corpus import CORPUS  # noqa: E402
+
+CORPUS = CORPUS or Path("/nonexistent")
 MANIFEST = CORPUS / "manifest.tsv"
 ROWS = list(csv.DictReader(MANIFEST.open(encoding="utf-8"), delimiter="\t")) if MANIFEST.exists() else []
 BOUNCES = [row for row in ROWS if row["category"] == "bounces"]
@@ -22,7 +24,7 @@ REAL_BOUNCES_IN_MALFORMED = {
     "malformed/imaptools__raw_email_with_mimepart_without_content_type.eml",
 }
 
-needs_corpus = pytest.mark.skipif(not ROWS, reason="the email corpus /work/shared/corpus is missing")
+needs_corpus = pytest.mark.skipif(not ROWS, reason="the shared email corpus is missing (set JUNIPER_CORPUS)")
 
 
 @needs_corpus

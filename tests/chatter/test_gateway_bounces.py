@@ -17,7 +17,9 @@ from addons_mail.fetchmail.models import DeadLetter
 from addons_mail.mail_server.addresses import tagged_bounce_address
 from tests.chatter.chatter_fixtures import chatter_env, raw_email  # noqa: F401
 
-CORPUS = Path("/work/shared/corpus")
+from tests.corpus import CORPUS  # noqa: E402
+
+CORPUS = CORPUS or Path("/nonexistent")
 MANIFEST = CORPUS / "manifest.tsv"
 ROWS = list(csv.DictReader(MANIFEST.open(encoding="utf-8"), delimiter="\t")) if MANIFEST.exists() else []
 BOUNCES = [row for row in ROWS if row["category"] == "bounces"]
@@ -27,7 +29,7 @@ EXPLICITLY_SOFT = {"bounces/flufl__dsn_02.eml"}
 ROUTES = {"bounce", "reply", "alias", "default_model", "catchall_refused", "refused", "duplicate", "loop",
           "dead_letter"}
 
-needs_corpus = pytest.mark.skipif(not ROWS, reason="the email corpus /work/shared/corpus is missing")
+needs_corpus = pytest.mark.skipif(not ROWS, reason="the shared email corpus is missing (set JUNIPER_CORPUS)")
 
 
 def _with_header(raw: bytes, header: bytes) -> bytes:

@@ -7,10 +7,12 @@ import pytest
 from addons_mail.chatter.autoreply import is_auto_reply
 from addons_mail.chatter.incoming import normalize_email, parse_address_list, parse_incoming
 
-CORPUS = Path("/work/shared/corpus")
+from tests.corpus import CORPUS  # noqa: E402
+
+CORPUS = CORPUS or Path("/nonexistent")
 MALFORMED = sorted((CORPUS / "malformed").glob("*.eml"))
 
-needs_corpus = pytest.mark.skipif(not MALFORMED, reason="the email corpus /work/shared/corpus is missing")
+needs_corpus = pytest.mark.skipif(not MALFORMED, reason="the shared email corpus is missing (set JUNIPER_CORPUS)")
 
 
 @needs_corpus

@@ -10,10 +10,11 @@ from click.testing import CliRunner
 
 from addons_mail.fetchmail.models import DeadLetter
 from kernel.cli import cli
+from tests.corpus import CORPUS
 from tests.fetchmail.conftest import make_message
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MALFORMED = sorted(glob.glob("/work/shared/corpus/malformed/*.eml"))
+MALFORMED = sorted(glob.glob(str(CORPUS / "malformed" / "*.eml"))) if CORPUS else []
 
 
 def juniper(db_url, *args, input=None):
