@@ -84,6 +84,14 @@ class ScheduledAction(BaseModel):
     run_count = peewee.IntegerField(default=0)
 
 
+class SequenceCounter(BaseModel):
+    """The last number handed out by a document sequence; see :mod:`kernel.sequences`."""
+
+    model_name = "ir.sequence"
+    code = peewee.CharField(unique=True)
+    last_value = peewee.IntegerField(default=0)
+
+
 class InstalledAddon(BaseModel):
     """Install state of an addon in this database."""
 
@@ -93,4 +101,4 @@ class InstalledAddon(BaseModel):
     installed_at = peewee.DateTimeField(default=datetime.datetime.utcnow)
 
 
-KERNEL_MODELS = [Company, Contact, User, Parameter, ScheduledAction, InstalledAddon]
+KERNEL_MODELS = [Company, Contact, User, Parameter, ScheduledAction, SequenceCounter, InstalledAddon]

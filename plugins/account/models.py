@@ -1,11 +1,11 @@
 """Customer invoices: numbered INV/<year>/0001 per year; each a thread the customer follows."""
 import decimal
-import re
 
 import peewee
 
 from kernel.db import BaseModel
 from kernel.errors import UserError
+from kernel.sequences import next_number
 from kernel.models import Contact
 
 from addons_mail.chatter.thread import ThreadMixin, find_or_create_contact, follow
@@ -38,16 +38,9 @@ def parse_amount(text) -> decimal.Decimal:
     return amount.quantize(decimal.Decimal("0.01"))
 
 
-def next_invoice_number(year: int) -> str:
-    """The number after the highest ``INV/<year>/<digits>`` (the sequence restarts each year)."""
-    prefix = f"INV/{year}/"
-    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$")
-    highest = 0
-    for (name,) in Invoice.select(Invoice.name).where(Invoice.name.startswith(prefix)).tuples():
-        match = pattern.match(name)
-        if match:
-            highest = max(highest, int(match.group(1)))
-    return f"{prefix}{highest + 1:0{NUMBER_WIDTH}d}"
+def next_invoice_number(env, year: int) -> str:
+    """The next number of this year's invoice sequence: INV/<year>/0001, ... (restarts each year)."""
+    return next_number(env, f"account.move.{year}", f"INV/{year}/", NUMBER_WIDTH)
 
 
 def create_invoice(env, customer: str | Contact, amount, *, followers=(), state: str = "draft") -> Invoice:
@@ -63,7 +56,7 @@ def create_invoice(env, customer: str | Contact, amount, *, followers=(), state:
         if not isinstance(customer, Contact):
             display_name, address = parseaddr(customer or "")
             customer = find_or_create_contact(env, address or customer or "", display_name or None)
-        invoice = Invoice.create(name=next_invoice_number(now.year), customer=customer, amount=amount,
+        invoice = Invoice.create(name=next_invoice_number(env, now.year), customer=customer, amount=amount,
                                  state=state, invoice_date=now.date(), created_at=now)
         follow(env, invoice, [customer, *followers])
     return invoice

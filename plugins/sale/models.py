@@ -1,11 +1,11 @@
 """Sales orders: numbered SO0001, SO0002, ...; each a thread the customer follows."""
 import decimal
-import re
 
 import peewee
 
 from kernel.db import BaseModel
 from kernel.errors import UserError
+from kernel.sequences import next_number
 from kernel.models import Contact
 
 from addons_mail.chatter.thread import ThreadMixin, find_or_create_contact, follow
@@ -38,15 +38,9 @@ def parse_amount(text) -> decimal.Decimal:
     return amount.quantize(decimal.Decimal("0.01"))
 
 
-def next_order_number() -> str:
-    """The number after the highest ``SO<digits>`` so far (SO0001 for the first order)."""
-    pattern = re.compile(rf"^{NUMBER_PREFIX}(\d+)$")
-    highest = 0
-    for (name,) in SaleOrder.select(SaleOrder.name).where(SaleOrder.name.startswith(NUMBER_PREFIX)).tuples():
-        match = pattern.match(name)
-        if match:
-            highest = max(highest, int(match.group(1)))
-    return f"{NUMBER_PREFIX}{highest + 1:0{NUMBER_WIDTH}d}"
+def next_order_number(env) -> str:
+    """The next number of the ``sale.order`` sequence: SO0001, SO0002, ..."""
+    return next_number(env, "sale.order", NUMBER_PREFIX, NUMBER_WIDTH)
 
 
 def create_order(env, customer: str | Contact, amount, *, followers=(), state: str = "draft") -> SaleOrder:
@@ -61,7 +55,7 @@ def create_order(env, customer: str | Contact, amount, *, followers=(), state: s
         if not isinstance(customer, Contact):
             display_name, address = parseaddr(customer or "")
             customer = find_or_create_contact(env, address or customer or "", display_name or None)
-        order = SaleOrder.create(name=next_order_number(), customer=customer, amount=amount, state=state,
+        order = SaleOrder.create(name=next_order_number(env), customer=customer, amount=amount, state=state,
                                  created_at=env.clock.now())
         follow(env, order, [customer, *followers])
     return order

@@ -42,3 +42,15 @@ def test_on_commit_runs_after_the_outermost_commit_and_never_after_a_rollback(en
     assert "rolled back" not in ran
     env.on_commit(lambda: ran.append("no transaction"))
     assert ran[-1] == "no transaction"
+
+
+def test_sequences_count_per_code_and_never_repeat(env):
+    from kernel.sequences import next_number
+
+    assert [next_number(env, "sale.order", "SO") for _ in range(3)] == ["SO0001", "SO0002", "SO0003"]
+    assert next_number(env, "account.move.2026", "INV/2026/") == "INV/2026/0001"
+    with pytest.raises(RuntimeError):
+        with env.atomic():
+            next_number(env, "sale.order", "SO")
+            raise RuntimeError("the order was not saved")
+    assert next_number(env, "sale.order", "SO") == "SO0004"  # a rolled-back number is reused, no gap
