@@ -103,7 +103,7 @@ def hand_over_message(env, raw: bytes, server=None) -> HandOver:
         with env.atomic(savepoint=True):
             result = env.pm.hook.process_incoming_message(env=env, raw=raw, server=server)
     except Exception as error:
-        if _is_database_down(error):
+        if is_database_down(error):
             raise
         return HandOver(None, store_dead_letter(env, raw, describe_processing_error(error), server))
     if result is None:
@@ -111,7 +111,8 @@ def hand_over_message(env, raw: bytes, server=None) -> HandOver:
     return HandOver(dict(result))
 
 
-def _is_database_down(error: BaseException) -> bool:
+def is_database_down(error: BaseException) -> bool:
+    """True for errors that mean the database cannot be used now (the message must not be acknowledged)."""
     import peewee
 
     return isinstance(error, (peewee.OperationalError, peewee.InterfaceError)) and not isinstance(

@@ -8,7 +8,7 @@ run; the gateway recognises it by Message-Id and does not store it twice.
 import dataclasses
 import logging
 
-from addons_mail.fetchmail.api import hand_over_message
+from addons_mail.fetchmail.api import hand_over_message, is_database_down
 from addons_mail.fetchmail.connection_errors import MailboxError
 from addons_mail.fetchmail.mailbox import ImapMailbox, PopMailbox
 from addons_mail.fetchmail.models import ImapCheckpoint, IncomingServer
@@ -117,8 +117,8 @@ def chunk_uids(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
 
 
 def fetch_imap(env, server: IncomingServer, run: FetchRun) -> None:
-    """Unseen messages above the checkpoint, by UID, in bulk chunks; \\Seen and the checkpoint move
-    only after the messages were committed."""
+    """Unseen messages above the checkpoint, by UID, in bulk chunks stored in one transaction each;
+    \\Seen and the checkpoint move only after that transaction committed."""
     folder = server.folder or "INBOX"
     mailbox = ImapMailbox(server)
     try:
@@ -127,16 +127,22 @@ def fetch_imap(env, server: IncomingServer, run: FetchRun) -> None:
         uids = mailbox.unseen_uids_above(checkpoint.last_uid)
         sizes = mailbox.sizes(uids) if uids else {}
         for chunk in chunk_uids(uids, sizes):
-            committed = []
-            try:
-                for uid, raw in mailbox.fetch(chunk):
-                    run.count(hand_over_message(env, raw, server))
-                    committed.append(uid)
-            finally:
-                if committed:
-                    mailbox.mark_seen(committed)
-                    checkpoint.last_uid = max(checkpoint.last_uid, *committed)
-                    checkpoint.save()
+            stored, mailbox_error = [], None
+            with env.atomic():  # one commit per chunk; each message has its own savepoint
+                try:
+                    for uid, raw in mailbox.fetch(chunk):
+                        run.count(hand_over_message(env, raw, server))
+                        stored.append(uid)
+                except Exception as error:
+                    if is_database_down(error):
+                        raise  # nothing of the chunk is committed, so nothing is acknowledged
+                    mailbox_error = error  # the line dropped: keep and acknowledge what was stored
+            if stored:
+                mailbox.mark_seen(stored)
+                checkpoint.last_uid = max(checkpoint.last_uid, *stored)
+                checkpoint.save()
+            if mailbox_error is not None:
+                raise mailbox_error
     finally:
         mailbox.close()
 
@@ -150,8 +156,19 @@ def fetch_pop(env, server: IncomingServer, run: FetchRun) -> None:
             waiting = mailbox.count()
             if waiting == 0:
                 return
-            for number in range(1, min(waiting, POP_ROUND_SIZE) + 1):
-                run.count(hand_over_message(env, mailbox.retrieve(number), server))
+            stored, mailbox_error = [], None
+            with env.atomic():  # one commit per round; each message has its own savepoint
+                try:
+                    for number in range(1, min(waiting, POP_ROUND_SIZE) + 1):
+                        run.count(hand_over_message(env, mailbox.retrieve(number), server))
+                        stored.append(number)
+                except Exception as error:
+                    if is_database_down(error):
+                        raise
+                    mailbox_error = error
+            if mailbox_error is not None:
+                raise mailbox_error  # without QUIT the server deletes nothing: the round comes again
+            for number in stored:
                 mailbox.delete(number)
             mailbox.quit()
         finally:

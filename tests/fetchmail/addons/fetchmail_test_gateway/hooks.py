@@ -57,7 +57,7 @@ def process_incoming_message(env, raw, server):
                 "message_id": message_id}
     row = ReceivedMessage.create(fingerprint=fingerprint, message_id=message_id, subject=subject,
                                  server_name=server.name if server is not None else None, size=len(raw))
-    env.on_commit(_count_commit)
+    env.on_commit(lambda: _count_commit())  # one call per committed message
     return {"route": "default_model", "model": ReceivedMessage.model_name, "res_id": row.id,
             "message_id": message_id}
 
