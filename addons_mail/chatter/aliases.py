@@ -115,6 +115,7 @@ def create_alias(env, name: str, model: str, *, record_id: int | None = None, de
     domain = _alias_domain(env)
     with env.atomic():
         clean = _clean_name(env, name, domain)
+        _forget_cached_aliases(env)
         return Alias.create(name=clean, domain=domain, model=model, record_id=record_id, defaults=defaults,
                             contact_policy=contact_policy, owner_model=owner_model, owner_id=owner_id)
 
@@ -152,11 +153,13 @@ def edit_alias(env, name: str, *, new_name=None, model=None, record_id=UNCHANGED
         alias.contact_policy, alias.owner_model, alias.owner_id = contact_policy, owner_model, owner_id
         alias.status, alias.status_reason = "not_tested", None
         alias.save()
+        _forget_cached_aliases(env)
     return alias
 
 
 def remove_alias(env, name: str) -> None:
     get_alias(env, name).delete_instance()
+    _forget_cached_aliases(env)
 
 
 # -- matching incoming recipients ------------------------------------------------------------------
@@ -189,12 +192,31 @@ def find_alias(env, address: str, aliases: list[Alias] | None = None) -> Alias |
     return None
 
 
+_ALIAS_CACHE_KEY = ("chatter", "aliases")
+
+
+def _aliases_of_transaction(env, names: set[str]) -> list[Alias]:
+    """Every alias (read once per transaction: a fetch stores a whole chunk of messages in one), or,
+    outside a transaction, the aliases named ``names``."""
+    cache = env.transaction_cache
+    if cache is None:
+        return list(Alias.select().where(Alias.name.in_(sorted(names))).order_by(Alias.id))
+    if _ALIAS_CACHE_KEY not in cache:
+        cache[_ALIAS_CACHE_KEY] = list(Alias.select().order_by(Alias.id))
+    return cache[_ALIAS_CACHE_KEY]
+
+
+def _forget_cached_aliases(env) -> None:
+    if env.transaction_cache is not None:
+        env.transaction_cache.pop(_ALIAS_CACHE_KEY, None)
+
+
 def matching_aliases(env, addresses: list[str]) -> list[tuple[str, Alias]]:
     """(address, alias) for each address that is an alias, in order, each alias once (one query)."""
     locals_ = {normalize_email(a).rpartition("@")[0] for a in addresses} - {""}
     if not locals_:
         return []
-    aliases = list(Alias.select().where(Alias.name.in_(sorted(locals_))).order_by(Alias.id))
+    aliases = [alias for alias in _aliases_of_transaction(env, locals_) if alias.name in locals_]
     found, seen = [], set()
     for address in addresses:
         alias = find_alias(env, address, aliases)

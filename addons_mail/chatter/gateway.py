@@ -275,6 +275,7 @@ def _deliver(env, decision: RouteDecision, target: Target, server, message_id: s
     )
     if target.alias is not None and target.alias.status != "valid":
         Alias.update(status="valid", status_reason=None).where(Alias.id == target.alias.id).execute()
+        target.alias.status, target.alias.status_reason = "valid", None
     return record.model_name, record.id
 
 
@@ -294,6 +295,7 @@ def _deliver_to_targets(env, decision: RouteDecision, raw: bytes, server) -> dic
             errors.append(f"{target.model}: {text}")
             if target.alias is not None:
                 Alias.update(status="invalid", status_reason=text[:500]).where(Alias.id == target.alias.id).execute()
+                target.alias.status, target.alias.status_reason = "invalid", text[:500]
     if not delivered:
         error = "The message could not be posted: " + "; ".join(errors)
         store_dead_letter(env, raw, error, server=server, message_id=decision.msg.message_id)
