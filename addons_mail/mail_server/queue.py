@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from addons_mail.mail_server import daily_limit
 from kernel.errors import UserError
-from addons_mail.mail_server.addresses import decide_sender, domain_of, envelope_address, split_address
+from addons_mail.mail_server.addresses import decide_sender, envelope_address, split_address
 from addons_mail.mail_server.addresses import split_addresses, tagged_bounce_address, token_signature
 from addons_mail.mail_server.message_builder import MessageBuilder
 from addons_mail.mail_server.models import MailContent, MailServer, OutgoingMail

@@ -4,7 +4,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 DEMO_BUDGET_SECONDS = 10
