@@ -1,10 +1,10 @@
 """Customer invoices: numbered INV/<year>/0001 per year; each a thread the customer follows."""
-import decimal
 
 import peewee
 
 from kernel.db import BaseModel
 from kernel.errors import UserError
+from kernel.money import parse_amount
 from kernel.sequences import next_number
 from kernel.models import Contact
 
@@ -25,17 +25,6 @@ class Invoice(ThreadMixin, BaseModel):
 
     class Meta:
         table_name = "account_move"
-
-
-def parse_amount(text) -> decimal.Decimal:
-    """``"1,250.50"`` or ``1250.5`` -> ``Decimal("1250.50")``; a clear error for anything else."""
-    try:
-        amount = decimal.Decimal(str(text).replace(",", "").strip())
-    except decimal.InvalidOperation:
-        raise UserError(f"{text!r} is not an amount.", hint="Write it like 1250.50.") from None
-    if not amount.is_finite() or amount < 0:
-        raise UserError(f"{text!r} is not an amount.", hint="Write a positive number like 1250.50.")
-    return amount.quantize(decimal.Decimal("0.01"))
 
 
 def next_invoice_number(env, year: int) -> str:

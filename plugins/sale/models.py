@@ -1,10 +1,10 @@
 """Sales orders: numbered SO0001, SO0002, ...; each a thread the customer follows."""
-import decimal
 
 import peewee
 
 from kernel.db import BaseModel
 from kernel.errors import UserError
+from kernel.money import parse_amount
 from kernel.sequences import next_number
 from kernel.models import Contact
 
@@ -25,17 +25,6 @@ class SaleOrder(ThreadMixin, BaseModel):
 
     class Meta:
         table_name = "sale_order"
-
-
-def parse_amount(text) -> decimal.Decimal:
-    """``"1,250.50"`` or ``1250.5`` -> ``Decimal("1250.50")``; a clear error for anything else."""
-    try:
-        amount = decimal.Decimal(str(text).replace(",", "").strip())
-    except decimal.InvalidOperation:
-        raise UserError(f"{text!r} is not an amount.", hint="Write it like 1250.50.") from None
-    if not amount.is_finite() or amount < 0:
-        raise UserError(f"{text!r} is not an amount.", hint="Write a positive number like 1250.50.")
-    return amount.quantize(decimal.Decimal("0.01"))
 
 
 def next_order_number(env) -> str:

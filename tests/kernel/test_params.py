@@ -71,3 +71,15 @@ def test_parameters_are_read_once_per_transaction_and_fresh_after_it(env):
         assert env.params.get("custom.a") == "3"
     finally:
         env.db.execute_sql = original
+
+
+def test_amounts_are_exact_decimals_and_bad_ones_a_sentence():
+    import decimal
+
+    from kernel.errors import UserError
+    from kernel.money import parse_amount
+
+    assert parse_amount("1,250.5") == decimal.Decimal("1250.50")
+    for bad in ("lots", "-3", "NaN"):
+        with pytest.raises(UserError, match="is not an amount"):
+            parse_amount(bad)
