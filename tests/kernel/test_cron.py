@@ -119,7 +119,11 @@ def test_two_worker_processes_on_postgres_never_run_one_action_at_once(addons, t
         environ = dict(os.environ, JUNIPER_DB=url)
         workers = [subprocess.Popen([sys.executable, "-m", "kernel", "worker"], env=environ,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-        time.sleep(4)
+        deadline = time.monotonic() + 30
+        while env["test.cron_run"].select().where(env["test.cron_run"].ended.is_null(False)).count() < 4:
+            assert time.monotonic() < deadline, "the workers ran the action fewer than 4 times in 30 s"
+            assert all(worker.poll() is None for worker in workers), "a worker exited early"
+            time.sleep(0.2)
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         outputs = [worker.communicate(timeout=10) for worker in workers]
