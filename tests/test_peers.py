@@ -268,3 +268,11 @@ def test_missing_peer_skips_outside_ci_and_fails_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="Widget .*apt-get install widget"):
         require_peer("Widget", False, "apt-get install widget")
+
+
+def test_free_ports_are_distinct_even_when_asked_together():
+    from tests.peers.ports import free_ports
+
+    for _ in range(50):
+        ports = free_ports(4)
+        assert len(set(ports)) == 4

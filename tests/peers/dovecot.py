@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from tests.peers.ports import free_port, wait_until_accepting
+from tests.peers.ports import free_ports, wait_until_accepting
 from tests.peers.tls import LoopbackCA
 
 DOVECOT_PATH = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -92,7 +92,7 @@ class Dovecot:
         self.directory = tempfile.mkdtemp(prefix="dc", dir="/tmp")
         os.chmod(self.directory, 0o755)
         self.ca = ca or LoopbackCA(os.path.join(self.directory, "ca"))
-        self.ports = {protocol: free_port() for protocol in PROTOCOLS}
+        self.ports = dict(zip(PROTOCOLS, free_ports(len(PROTOCOLS))))
         self.config_path = os.path.join(self.directory, "dovecot.conf")
         self.passwd_path = os.path.join(self.directory, "passwd")
         self.log_path = os.path.join(self.directory, "dovecot.log")

@@ -12,6 +12,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` different free TCP ports: every probe stays bound until all are chosen, so the
+    system cannot hand the same port out twice (one server with several listeners needs that)."""
+    probes = []
+    try:
+        for _ in range(count):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probes.append(probe)
+            probe.bind((host, 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def free_udp_and_tcp_port(host: str = "127.0.0.1") -> int:
     """Return a port that is free for both UDP and TCP on ``host`` (DNS listens on both)."""
     for _ in range(50):
