@@ -9,6 +9,7 @@ must not grow with the number of followers. Run: python3 bench/fanout.py [--db U
 import argparse
 import logging
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -104,6 +105,8 @@ def main():
         post, bare = statistics.median(results[size]["post"]), statistics.median(results[size]["bare"])
         statements = "/".join(str(s) for s in sorted(results[size]["statements"]))
         print(f"{size:>9}  {statements:>19}  {post:>8.1f}  {bare:>15.1f}  {post / bare:>5.1f}")
+    print(f"peak memory (max RSS of this process): "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     env.close()
 
 

@@ -21,6 +21,7 @@ import email
 import email.policy
 import imaplib
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -194,6 +195,8 @@ def main() -> None:
         bare, juniper = statistics.median(bare_rates), statistics.median(juniper_rates)
         print(f"median bare imaplib fetch+parse: {bare:.0f} msgs/s")
         print(f"median Juniper fetch+route+store: {juniper:.0f} msgs/s")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak memory (max RSS of this process): {peak_mb:.0f} MB")
         print(f"ratio Juniper / bare: {juniper / bare:.2f} (target >= 0.3)")
     shutil.rmtree(folder, ignore_errors=True)
 
