@@ -32,7 +32,6 @@ class Environment:
         self.models: dict[str, type] = {}
         self.model_addon: dict[str, str] = {}
         self._on_commit: list = []
-        self._user_login: str | None = None
         self._transaction_cache: dict | None = None
         self.db.bind(KERNEL_MODELS)
         self.db.create_tables(KERNEL_MODELS, safe=True)
@@ -138,12 +137,6 @@ class Environment:
 
     # -- user and company --------------------------------------------------------------------------
 
-    def as_user(self, login: str) -> "Environment":
-        self._user_login = login
-        if self._transaction_cache is not None:
-            self._transaction_cache.clear()
-        return self
-
     @property
     def transaction_cache(self) -> dict | None:
         """A dict that lives until the end of the outermost transaction (None outside one), for
@@ -161,17 +154,11 @@ class Environment:
 
     @property
     def user(self) -> User | None:
-        """The current user (the one named by ``as_user``, else the first active one)."""
+        """The current user: the first active one (the admin created by ``init``)."""
         return self._cached("user", self._current_user)
 
     def _current_user(self) -> User | None:
-        query = User.select().where(User.active == True)  # noqa: E712
-        if self._user_login:
-            user = query.where(User.login == self._user_login).first()
-            if user is None:
-                raise NotFound(f"No user with login {self._user_login!r}.")
-            return user
-        return query.order_by(User.id).first()
+        return User.select().where(User.active == True).order_by(User.id).first()  # noqa: E712
 
     @property
     def company(self) -> Company | None:

@@ -44,9 +44,9 @@ class VerpLookup:
     """``verp_parse`` for :func:`~addons_mail.chatter.bounces.detect_bounce`: decodes a bounce tag into
     the outgoing mail id (kept in ``mail_id``), its recipient and its Message-Id. Reads only.
 
-    A mail id can name several notifications over time (on SQLite the id of an auto-deleted mail is
-    given again to a later one), so when it does, the Message-Id quoted in the bounce chooses; without
-    one, the newest notification wins.
+    Mail ids are never reused now (``MonotonicAutoField``), but a database whose SQLite table predates
+    that may have given the id of an auto-deleted mail to a later one; when a tag names several
+    notifications, the Message-Id quoted in the bounce chooses, and without one the newest wins.
     """
 
     def __init__(self, env, msg=None, **detect_options):

@@ -116,6 +116,26 @@ def chunk_uids(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
     return chunks
 
 
+def store_batch(env, server: IncomingServer, run: FetchRun, messages) -> tuple[list, Exception | None]:
+    """Hand each ``(key, raw)`` of ``messages`` to the gateway in one transaction, a savepoint per message.
+
+    Returns the keys stored, committed by then, and the mailbox error that cut the batch short (the
+    line dropped), if any: what was stored before it is kept, so it can be acknowledged. A database
+    failure rolls the whole batch back and propagates: nothing of it may be acknowledged.
+    """
+    stored, mailbox_error = [], None
+    with env.atomic():
+        try:
+            for key, raw in messages:
+                run.count(hand_over_message(env, raw, server))
+                stored.append(key)
+        except Exception as error:
+            if is_database_down(error):
+                raise
+            mailbox_error = error
+    return stored, mailbox_error
+
+
 def fetch_imap(env, server: IncomingServer, run: FetchRun) -> None:
     """Unseen messages above the checkpoint, by UID, in bulk chunks stored in one transaction each;
     \\Seen and the checkpoint move only after that transaction committed."""
@@ -127,16 +147,7 @@ def fetch_imap(env, server: IncomingServer, run: FetchRun) -> None:
         uids = mailbox.unseen_uids_above(checkpoint.last_uid)
         sizes = mailbox.sizes(uids) if uids else {}
         for chunk in chunk_uids(uids, sizes):
-            stored, mailbox_error = [], None
-            with env.atomic():  # one commit per chunk; each message has its own savepoint
-                try:
-                    for uid, raw in mailbox.fetch(chunk):
-                        run.count(hand_over_message(env, raw, server))
-                        stored.append(uid)
-                except Exception as error:
-                    if is_database_down(error):
-                        raise  # nothing of the chunk is committed, so nothing is acknowledged
-                    mailbox_error = error  # the line dropped: keep and acknowledge what was stored
+            stored, mailbox_error = store_batch(env, server, run, mailbox.fetch(chunk))
             if stored:
                 mailbox.mark_seen(stored)
                 checkpoint.last_uid = max(checkpoint.last_uid, *stored)
@@ -156,16 +167,8 @@ def fetch_pop(env, server: IncomingServer, run: FetchRun) -> None:
             waiting = mailbox.count()
             if waiting == 0:
                 return
-            stored, mailbox_error = [], None
-            with env.atomic():  # one commit per round; each message has its own savepoint
-                try:
-                    for number in range(1, min(waiting, POP_ROUND_SIZE) + 1):
-                        run.count(hand_over_message(env, mailbox.retrieve(number), server))
-                        stored.append(number)
-                except Exception as error:
-                    if is_database_down(error):
-                        raise
-                    mailbox_error = error
+            numbers = range(1, min(waiting, POP_ROUND_SIZE) + 1)
+            stored, mailbox_error = store_batch(env, server, run, ((n, mailbox.retrieve(n)) for n in numbers))
             if mailbox_error is not None:
                 raise mailbox_error  # without QUIT the server deletes nothing: the round comes again
             for number in stored:

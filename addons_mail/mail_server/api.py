@@ -112,7 +112,7 @@ def _store_contents(env, contents: dict[str, tuple]) -> dict[str, int]:
     plain = [digest for digest in digests if digest not in ids and not contents[digest][2]]
     rows = [{"digest": digest, "body_html": contents[digest][0], "body_text": contents[digest][1]}
             for digest in plain]
-    for digest, content_id in zip(plain, _insert_rows(env, MailContent, rows)):
+    for digest, content_id in zip(plain, bulk_insert(env.db, MailContent, rows, _INSERT_CHUNK)):
         ids[digest] = content_id
     for digest in digests:
         if digest in ids:
@@ -123,11 +123,6 @@ def _store_contents(env, contents: dict[str, tuple]) -> dict[str, int]:
             MailAttachment.create(content=content, sequence=sequence, filename=filename, mimetype=mimetype, data=data)
         ids[digest] = content.id
     return ids
-
-
-def _insert_rows(env, model, rows: list[dict]) -> list[int]:
-    """Insert ``rows`` in batches; their ids, in order."""
-    return bulk_insert(env.db, model, rows, _INSERT_CHUNK)
 
 
 def queue_mails(env, rows: list[dict]) -> list[int]:
@@ -146,7 +141,7 @@ def queue_mails(env, rows: list[dict]) -> list[int]:
         for item, digest in zip(normalized, digests):
             item["mail"]["content"] = content_ids[digest]
             mails.append(item["mail"])
-        ids = _insert_rows(env, OutgoingMail, mails)
+        ids = bulk_insert(env.db, OutgoingMail, mails, _INSERT_CHUNK)
         send_now = [mail_id for mail_id, item in zip(ids, normalized) if item["send_now"]]
         if send_now:
             _send_after_commit(env, send_now)

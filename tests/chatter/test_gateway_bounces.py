@@ -146,8 +146,8 @@ def test_malformed_corpus_goes_through_the_gateway_without_a_crash(chatter_env, 
 
 
 def test_a_reused_mail_id_bounces_only_the_notification_of_the_quoted_message(chatter_env):
-    """On SQLite the id of an auto-deleted mail is given again to a later mail: the bounce tag then
-    names two notifications, and the Message-Id quoted in the DSN says which one bounced."""
+    """A bounce tag naming two notifications (a mail id reused by a database older than monotonic ids):
+    the Message-Id quoted in the DSN says which one bounced."""
     env = chatter_env
     ticket = env["test.ticket"].create(name="T")
     follow(env, ticket, ["gone@client.example"])
